@@ -1,0 +1,48 @@
+"""Where stepstone keeps things: cache, default hub, the shared dataset pool.
+
+Every location can be overridden with an environment variable, so a read-only install, a CI job or
+a cluster can point them elsewhere without code changes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+#: Name of the default base model: sentence-transformers/all-MiniLM-L6-v2 (D=384).
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def cache_dir() -> Path:
+    """Embedding cache and other rebuildable files (``STEPSTONE_CACHE``, else ~/.cache/stepstone)."""
+    env = os.environ.get("STEPSTONE_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "stepstone"
+
+
+def default_hub_path() -> Path:
+    """The hub ``rank`` uses when none is given (``STEPSTONE_HUB``, else the bundled MiniLM hub)."""
+    env = os.environ.get("STEPSTONE_HUB")
+    if env:
+        return Path(env).expanduser()
+    return PACKAGE_DIR / "hubs" / "all-MiniLM-L6-v2"
+
+
+def dataset_pool_dirs() -> list[Path]:
+    """Folders searched when a dataset is given by bare pool name (e.g. ``sst2``).
+
+    ``STEPSTONE_DATASETS`` (os.pathsep-separated) first, then ``../shared/datasets`` relative to
+    the working directory and to the source checkout.
+    """
+    dirs = [Path(p).expanduser() for p in os.environ.get("STEPSTONE_DATASETS", "").split(os.pathsep) if p]
+    dirs.append(Path.cwd().parent / "shared" / "datasets")
+    dirs.append(PACKAGE_DIR.parents[2] / "shared" / "datasets")
+    seen: list[Path] = []
+    for d in dirs:
+        if d.is_dir() and d.resolve() not in [s.resolve() for s in seen]:
+            seen.append(d)
+    return seen

@@ -1,0 +1,42 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import click
+
+from .._env import default_hub_path
+
+
+def verbosity(func: Callable) -> Callable:
+    func = click.option("-q", "--quiet", is_flag=True, help="No progress bars or warnings.")(func)
+    return click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")(func)
+
+
+def hub_option(func: Callable) -> Callable:
+    return click.option("--hub", "hub_path", type=click.Path(file_okay=False),
+                        default=None, show_default="bundled all-MiniLM-L6-v2 hub or $STEPSTONE_HUB",
+                        help="Hub folder.")(func)
+
+
+def dataset_options(func: Callable) -> Callable:
+    """Column, type, split and sampling options for reading a dataset."""
+    options = [
+        click.option("--text-column", help="Column with the text (default: guessed)."),
+        click.option("--pair-column", help="Column with the second text of pairs."),
+        click.option("--label-column", help="Column with the label (default: guessed)."),
+        click.option("--task-type", type=click.Choice(["classification", "regression"]),
+                     help="Override the type inferred from the labels."),
+        click.option("--split", help="Split of a pool folder or HF dataset (default: train)."),
+        click.option("--num-examples", type=click.IntRange(min=1),
+                     help="Use a seeded random sample of this many examples."),
+        click.option("--seed", type=int, default=42, show_default=True,
+                     help="Seed of the sample."),
+    ]
+    return functools.reduce(lambda f, opt: opt(f), reversed(options), func)
+
+
+def resolve_hub_path(hub_path: str | None) -> str:
+    return hub_path or str(default_hub_path())

@@ -1,0 +1,68 @@
+"""``stepstone rank``: rank a hub's sources for a target dataset."""
+
+from __future__ import annotations
+
+import click
+
+from . import configure, main
+from .options import dataset_options, hub_option, resolve_hub_path, verbosity
+
+
+@main.command()
+@click.argument("target")
+@hub_option
+@click.option("--method", default="esm-logme", show_default=True,
+              help="Ranking method (see README, 'Ranking methods').")
+@click.option("--model", "model_name", help="Base model (default: the hub's).")
+@dataset_options
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Rows to print in table format (csv/json hold all).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False),
+              help="Also write the full ranking to this file (.json or .csv).")
+@click.option("--include-target", is_flag=True,
+              help="Rank the target's own task too when the hub has it.")
+@click.option("--device", help="torch device (default: cuda if available, else cpu).")
+@verbosity
+def rank(target: str, hub_path: str | None, method: str, model_name: str | None,
+         text_column: str | None, pair_column: str | None, label_column: str | None,
+         task_type: str | None, split: str | None, num_examples: int | None, seed: int,
+         top: int, fmt: str, output: str | None, include_target: bool, device: str | None,
+         verbose: int, quiet: bool) -> None:
+    """Rank every source in the hub for TARGET.
+
+    TARGET is a CSV/TSV/JSONL/Parquet file, a pool folder (task.json + splits), a pool task
+    name, or a Hugging Face dataset id.
+    """
+    from ..rank import rank_sources
+
+    configure(verbose, quiet)
+    ranking = rank_sources(target, hub=resolve_hub_path(hub_path), method=method,
+                           model_name=model_name, num_examples=num_examples, seed=seed,
+                           text_column=text_column, pair_column=pair_column,
+                           label_column=label_column, task_type=task_type, split=split,
+                           include_target=include_target, device=device,
+                           show_progress=False if quiet else None)
+    if output:
+        if output.endswith(".csv"):
+            ranking.to_pandas().to_csv(output)
+        else:
+            ranking.to_json(output)
+    if fmt == "json":
+        click.echo(ranking.to_json())
+    elif fmt == "csv":
+        click.echo(ranking.to_pandas().to_csv(), nl=False)
+    else:
+        click.echo(_summary(ranking))
+        click.echo(ranking.table(top))
+        for s in ranking.excluded + ranking.skipped:
+            click.echo(f"left out {s.esm_id}: {s.reason}", err=True)
+
+
+def _summary(ranking) -> str:
+    t = ranking.target
+    times = ranking.timings
+    return (f"{ranking.method}: {len(ranking)} sources ranked for {t['name']} "
+            f"({t['num_examples']} examples, {t['task_type']}) in {times.get('total', 0):.1f} s "
+            f"(embedding {times.get('embed', 0):.1f} s, scoring {times.get('score', 0):.2f} s)")

@@ -1,0 +1,127 @@
+"""Ranking: the result of ranking a hub's sources for one target."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .._io import write_json
+
+
+@dataclass(frozen=True)
+class RankedSource:
+    """One source in a ranking (rank 1 = the most promising)."""
+
+    rank: int
+    esm_id: str
+    task_name: str
+    score: float
+    task_type: str | None = None
+    num_examples: int | None = None
+    fit_cosine: float | None = None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A source left out of the ranking, and why (broken file, other base model, the target)."""
+
+    esm_id: str
+    reason: str
+
+
+@dataclass
+class Ranking:
+    """Sources ordered by score (higher = better), plus what was left out and why."""
+
+    target: dict[str, Any]
+    method: str
+    sources: list[RankedSource]
+    skipped: list[Skipped] = field(default_factory=list)
+    excluded: list[Skipped] = field(default_factory=list)
+    embedding: dict[str, Any] = field(default_factory=dict)
+    hub: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    library_version: str = ""
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def __iter__(self):
+        return iter(self.sources)
+
+    def __getitem__(self, index: int | slice) -> RankedSource | list[RankedSource]:
+        return self.sources[index]
+
+    @property
+    def names(self) -> list[str]:
+        return [s.task_name for s in self.sources]
+
+    def scores(self) -> dict[str, float]:
+        """esm id -> score."""
+        return {s.esm_id: s.score for s in self.sources}
+
+    def top(self, k: int) -> Ranking:
+        return replace(self, sources=self.sources[:k])
+
+    # --- conversion ---------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for row in out["sources"]:
+            row["score"] = None if not math.isfinite(row["score"]) else row["score"]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Ranking:
+        return cls(target=data["target"], method=data["method"],
+                   sources=[RankedSource(**{**s, "score": float("nan") if s["score"] is None
+                                            else s["score"]}) for s in data["sources"]],
+                   skipped=[Skipped(**s) for s in data.get("skipped", [])],
+                   excluded=[Skipped(**s) for s in data.get("excluded", [])],
+                   embedding=data.get("embedding", {}), hub=data.get("hub", ""),
+                   timings=data.get("timings", {}),
+                   library_version=data.get("library_version", ""))
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=2)
+        if path is not None:
+            write_json(path, self.to_dict())
+        return text
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> Ranking:
+        path = Path(text_or_path)
+        text = path.read_text() if path.suffix == ".json" and path.is_file() else str(text_or_path)
+        return cls.from_dict(json.loads(text))
+
+    def to_pandas(self):
+        import pandas as pd
+
+        frame = pd.DataFrame([asdict(s) for s in self.sources],
+                             columns=[f for f in RankedSource.__dataclass_fields__])
+        return frame.set_index("rank")
+
+    # --- display --------------------------------------------------------------------------------
+
+    def table(self, k: int | None = None) -> str:
+        """A fixed-width text table of the top ``k`` (all when None)."""
+        rows = self.sources if k is None else self.sources[:k]
+        width = max([len(r.task_name) for r in rows] + [6])
+        lines = [f"{'rank':>4}  {'source':<{width}}  {'score':>10}  {'type':<14}  "
+                 f"{'examples':>8}  {'fit cos':>7}"]
+        for r in rows:
+            cos = f"{r.fit_cosine:.4f}" if r.fit_cosine is not None else "-"
+            lines.append(f"{r.rank:>4}  {r.task_name:<{width}}  {r.score:>10.5f}  "
+                         f"{(r.task_type or '-'):<14}  {r.num_examples or '-':>8}  {cos:>7}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        name = self.target.get("name", "target")
+        head = (f"{self.method} ranking of {len(self.sources)} sources for {name} "
+                f"({self.target.get('num_examples', '?')} examples, "
+                f"{self.target.get('task_type', '?')})")
+        notes = [f"left out {s.esm_id}: {s.reason}" for s in self.excluded + self.skipped]
+        return "\n".join([head, self.table(10), *notes])
