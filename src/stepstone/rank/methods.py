@@ -16,17 +16,13 @@ import numpy as np
 from .._progress import progress
 from ..data.task import TaskData
 from ..encode.encoder import Encoder
-from ..errors import ESMError, InvalidOptionError
-from ..esm.io import load_esm
+from ..errors import InvalidOptionError
 from ..hub.catalog import HubEntry
 from ..hub.hub import Hub
+from ..hub.maps import iter_map_blocks
 from ..scores.esm_logme import TargetStats, esm_logme
 
 logger = logging.getLogger(__name__)
-
-#: ESMs scored per batched eigen-solve: large enough for BLAS-3, small enough for memory.
-BLOCK_SIZE = 64
-
 
 @dataclass
 class MethodScores:
@@ -49,31 +45,31 @@ class RankContext:
         """Base-model embeddings of the target, (N, D) float32 (from the cache when present)."""
         return self.encoder.embed_task(self.task)
 
-    def esm_blocks(self, block_size: int = BLOCK_SIZE, *, skipped: dict[str, str]
+    def esm_blocks(self, *, skipped: dict[str, str]
                    ) -> Iterator[tuple[list[HubEntry], np.ndarray]]:
-        """Stream the entries' ESMs as stacked augmented maps (B, D+1, D), block by block.
-
-        A broken ESM is recorded in ``skipped`` and left out; only one block of maps is held.
-        """
-        dim = self.features.shape[1]
+        """The entries' ESMs as stacked augmented maps (B, D+1, D), block by block, with a
+        progress bar; broken ESMs are recorded in ``skipped``."""
         bar = progress(total=len(self.entries), desc="Scoring ESMs", unit="esm",
                        show=self.show_progress, leave=False)
         with bar:
-            for start in range(0, len(self.entries), block_size):
-                ok, maps = [], []
-                for entry in self.entries[start:start + block_size]:
-                    try:
-                        esm = load_esm(entry.path, expected_dim=dim)
-                    except ESMError as err:
-                        skipped[entry.id] = str(err)
-                        continue
-                    ok.append(entry)
-                    maps.append(esm.augmented())
-                bar.update(min(block_size, len(self.entries) - start))
-                if ok:
-                    yield ok, np.stack(maps)
+            for entries, maps in iter_map_blocks(self.entries, dim=self.features.shape[1],
+                                                 skipped=skipped):
+                yield entries, maps
+                bar.update(len(entries))
 
 
+METHODS: dict[str, Callable[[RankContext], MethodScores]] = {}
+
+
+def register(name: str) -> Callable:
+    """Decorator: make a method available as ``rank_sources(method=name)`` / ``--method name``."""
+    def decorate(func: Callable[[RankContext], MethodScores]) -> Callable:
+        METHODS[name] = func
+        return func
+    return decorate
+
+
+@register("esm-logme")
 def esm_logme_method(ctx: RankContext) -> MethodScores:
     """LogME of the target's base embeddings mapped through each source's ESM."""
     out = MethodScores()
@@ -86,11 +82,6 @@ def esm_logme_method(ctx: RankContext) -> MethodScores:
             else:
                 out.skipped[entry.id] = "score is not finite (degenerate ESM?)"
     return out
-
-
-METHODS: dict[str, Callable[[RankContext], MethodScores]] = {
-    "esm-logme": esm_logme_method,
-}
 
 
 def get_method(name: str) -> Callable[[RankContext], MethodScores]:

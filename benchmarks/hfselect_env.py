@@ -1,0 +1,37 @@
+"""A separate virtualenv with the reference package hf-dataset-selector==0.2.1 (hfselect).
+
+hfselect pins numpy==2.0.0 (for numba), so it must not share stepstone's environment. Benchmark
+and interop scripts call :func:`hfselect_python` and run hfselect code in a subprocess.
+
+    python3 benchmarks/hfselect_env.py      # create it (once) and print its python
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VENV = Path(os.environ.get("HFSELECT_VENV", REPO / ".cache" / "hfselect-venv"))
+PACKAGES = ["torch==2.13.0", "hf-dataset-selector==0.2.1"]
+
+
+def hfselect_python() -> Path:
+    """Path of the venv's python, creating the venv on first use."""
+    python = VENV / "bin" / "python"
+    marker = VENV / ".complete"
+    if marker.is_file():
+        return python
+    VENV.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    # torch first, alone: the local CPU wheel, never a CUDA build pulled in by a dependency
+    for package in PACKAGES:
+        subprocess.run([str(python), "-m", "pip", "install", "-q", package], check=True)
+    marker.write_text("\n".join(PACKAGES) + "\n")
+    return python
+
+
+if __name__ == "__main__":
+    print(hfselect_python())
