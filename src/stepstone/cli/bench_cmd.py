@@ -1,10 +1,126 @@
-"""``stepstone bench ...``: ground-truth transfer runs and selection metrics."""
+"""``stepstone bench ...``: ground-truth transfer runs, selection metrics and reports."""
 
 from __future__ import annotations
 
-from . import main
+import shlex
+import sys
+
+import click
+
+from . import configure, main
+from .options import hub_option, resolve_hub_path, verbosity
+
+DEFAULT_METHODS = "esm-logme"
 
 
 @main.group()
 def bench() -> None:
     """Measure how well ranking methods select sources, with real fine-tuning."""
+
+
+def grid_options(func):
+    func = click.option("--results", "results_dir", type=click.Path(file_okay=False),
+                        help="Results folder (default: benchmarks/results/<grid>).")(func)
+    return click.option("--grid", "grid_name", default="reduced", show_default=True,
+                        help="Grid name (reduced, full) or a JSON grid file.")(func)
+
+
+def _grid(grid_name: str):
+    from .._env import dataset_pool_dirs
+    from ..bench import load_grid
+
+    pools = dataset_pool_dirs()
+    pool = sorted(p.name for p in pools[0].iterdir() if (p / "task.json").is_file()) \
+        if pools else None
+    return load_grid(grid_name, pool=pool)
+
+
+def _results_dir(results_dir: str | None, grid) -> str:
+    return results_dir or f"benchmarks/results/{grid.name}"
+
+
+@bench.command()
+@grid_options
+@click.option("--models", "models_dir", type=click.Path(file_okay=False),
+              default="artifacts/models", show_default=True,
+              help="Tuned source models (as kept by `stepstone build --keep-models`).")
+@click.option("--only-available", is_flag=True,
+              help="Skip cells whose source model is not in --models yet (run again later).")
+@click.option("--max-cells", type=int, help="Stop after this many cells (resume later).")
+@click.option("--threads", type=int, help="torch CPU threads.")
+@click.option("--device", help="torch device (default: cuda if available, else cpu).")
+@verbosity
+def transfer(grid_name: str, results_dir: str | None, models_dir: str, only_available: bool,
+             max_cells: int | None, threads: int | None, device: str | None, verbose: int,
+             quiet: bool) -> None:
+    """Fine-tune source -> target for every cell of a grid (resumable, one row per cell)."""
+    import torch
+
+    from ..bench import run_transfer
+
+    configure(verbose, quiet)
+    if threads:
+        torch.set_num_threads(threads)
+    grid = _grid(grid_name)
+    run = run_transfer(grid, results_dir=_results_dir(results_dir, grid), models_dir=models_dir,
+                       device=device, only_available=only_available, max_cells=max_cells,
+                       show_progress=False if quiet else None)
+    click.echo(f"finished {len(run.finished)} cells, {len(run.skipped)} skipped "
+               f"(source model missing), {run.remaining} remaining")
+
+
+@bench.command()
+@grid_options
+@hub_option
+@click.option("--methods", default=DEFAULT_METHODS, show_default=True,
+              help="Ranking methods to evaluate, separated by spaces or ';'.")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "json"]),
+              default="markdown", show_default=True)
+@click.option("--per-target", is_flag=True, help="Print the per-target table, not the summary.")
+@verbosity
+def evaluate(grid_name: str, results_dir: str | None, hub_path: str | None, methods: str,
+             fmt: str, per_target: bool, verbose: int, quiet: bool) -> None:
+    """Regret@1/3/5, NDCG, Spearman and weighted Kendall tau of every method, from the
+    committed ground truth."""
+    from ..bench import evaluate_methods
+    from ..bench.tables import markdown_table
+
+    configure(verbose, quiet)
+    grid = _grid(grid_name)
+    evaluation = evaluate_methods(grid, _results_dir(results_dir, grid),
+                                  hub=resolve_hub_path(hub_path), methods=_methods(methods),
+                                  show_progress=False)
+    table = evaluation.per_target if per_target else evaluation.summary()
+    if fmt == "csv":
+        click.echo(table.to_csv(index=False), nl=False)
+    elif fmt == "json":
+        click.echo(table.to_json(orient="records", indent=2))
+    else:
+        click.echo(markdown_table(table))
+
+
+@bench.command()
+@grid_options
+@hub_option
+@click.option("--methods", default=DEFAULT_METHODS, show_default=True,
+              help="Ranking methods to evaluate, separated by spaces or ';'.")
+@verbosity
+def report(grid_name: str, results_dir: str | None, hub_path: str | None, methods: str,
+           verbose: int, quiet: bool) -> None:
+    """Write report.md and PNG plots (gains heatmap, regret@k curves, ESM-LogME vs gain)."""
+    from ..bench import GroundTruth, ResultsFile, evaluate_methods, write_report
+
+    configure(verbose, quiet)
+    grid = _grid(grid_name)
+    folder = _results_dir(results_dir, grid)
+    evaluation = evaluate_methods(grid, folder, hub=resolve_hub_path(hub_path),
+                                  methods=_methods(methods), show_progress=False)
+    truth = GroundTruth.from_results(ResultsFile(folder), grid)
+    command = "stepstone " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    path = write_report(grid, truth, evaluation, folder, command=command)
+    click.echo(f"wrote {path}")
+
+
+def _methods(text: str) -> list[str]:
+    """Methods separated by spaces or ';' (commas belong to fusion:a,b specs)."""
+    return [m for m in text.replace(";", " ").split() if m]

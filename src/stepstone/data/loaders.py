@@ -82,6 +82,24 @@ def load_task(
     return sampled
 
 
+def task_name(source: str | os.PathLike) -> str:
+    """The name ``load_task(source)`` gives a dataset, without reading its rows."""
+    location = str(os.fspath(source))
+    path = Path(location).expanduser()
+    pool = path if (path / "task.json").is_file() else _find_in_pool(location)
+    if pool is not None:
+        try:
+            return json.loads((pool / "task.json").read_text(encoding="utf-8")).get(
+                "name", pool.name)
+        except (OSError, ValueError):
+            return pool.name
+    if path.is_dir():
+        return path.name
+    if path.is_file():
+        return path.name.split(".")[0]
+    return location
+
+
 def _is_dataframe(obj: Any) -> bool:
     return type(obj).__name__ == "DataFrame" and hasattr(obj, "columns")
 

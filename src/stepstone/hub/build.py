@@ -140,7 +140,7 @@ def _build_source(source: Any, hub: Hub, *, base: Encoder, config: BuildConfig,
         train, held = split_source(full, num_examples=config.num_examples,
                                    held_out=config.held_out, seed=config.seed)
         model_folder = Path(models_dir) / esm_id if models_dir is not None else None
-        tuned, tune_seconds = _tuned_model(train, config, model_folder, show_progress)
+        tuned, tune_seconds = tuned_source_model(train, config, model_folder, show_progress)
         esm, stats, timings = _fit_esm(train, held, tuned, base=base, config=config)
         timings["fine_tune"] = tune_seconds
         esm.config.stepstone["build"] = {"seconds": timings, "device": tuned.log.device,
@@ -167,8 +167,11 @@ def split_source(task: TaskData, *, num_examples: int | None, held_out: int,
     return train, task.subset(held_idx)
 
 
-def _tuned_model(train: TaskData, config: BuildConfig, folder: Path | None,
-                 show_progress: bool | None) -> tuple[TunedModel, float]:
+def tuned_source_model(train: TaskData, config: BuildConfig, folder: Path | None,
+                       show_progress: bool | None = None) -> tuple[TunedModel, float]:
+    """The source model fine-tuned on ``train``: loaded from ``folder`` when a model made with
+    the same settings is kept there, else fine-tuned (and kept in ``folder``). Returns the model
+    and the seconds its fine-tuning took."""
     if folder is not None and TunedModel.is_saved(folder):
         tuned = TunedModel.load(folder, device=config.device)
         if tuned.task.get("origin", {}).get("num_examples") == len(train) \

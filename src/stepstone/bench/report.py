@@ -1,0 +1,162 @@
+"""The benchmark report: Markdown tables and PNG plots from the ground truth and an evaluation."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .evaluate import NO_TRANSFER, RANDOM, Evaluation, GroundTruth
+from .grids import Grid
+from .metrics import regret_at_k
+from .tables import markdown_table
+
+MAX_K = 10
+
+
+def write_report(grid: Grid, truth: GroundTruth, evaluation: Evaluation,
+                 folder: str | os.PathLike, *, command: str = "") -> Path:
+    """Write ``report.md``, ``gains.png``, ``regret_curves.png`` and ``esm_logme_vs_gain.png``
+    (when ESM-LogME was evaluated) into ``folder``; returns the Markdown path."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    plots = [plot_gains(truth, folder / "gains.png"),
+             plot_regret_curves(truth, evaluation, folder / "regret_curves.png")]
+    if "esm-logme" in evaluation.predictions:
+        plots.append(plot_score_vs_gain(truth, evaluation.predictions["esm-logme"],
+                                        folder / "esm_logme_vs_gain.png"))
+    text = _markdown(grid, truth, evaluation, [p.name for p in plots], command)
+    path = folder / "report.md"
+    path.write_text(text, encoding="utf-8")
+    evaluation.per_target.to_csv(folder / "evaluation_per_target.csv", index=False)
+    evaluation.summary().to_csv(folder / "evaluation_summary.csv", index=False)
+    truth.summary().to_csv(folder / "ground_truth_summary.csv", index=False)
+    return path
+
+
+def _markdown(grid: Grid, truth: GroundTruth, evaluation: Evaluation, plots: list[str],
+              command: str) -> str:
+    summary = truth.summary()
+    helped = summary["share_above_baseline"].dropna()
+    lines = [f"# Benchmark report: grid `{grid.name}`", "", grid.description, ""]
+    if command:
+        lines += ["Produced by:", "", "```bash", command, "```", ""]
+    lines += [
+        f"Targets: {len(truth.targets)}; seeds per cell: {', '.join(map(str, grid.seeds))}; "
+        f"{grid.target_examples} target training examples, up to {grid.eval_examples} "
+        "evaluation examples. Scores are accuracy (classification) or the mean of Pearson and "
+        "Spearman correlation (regression), averaged over seeds; gains are in points "
+        "(x 100) over fine-tuning the base model on the target directly.", "",
+        "## Does intermediate training help?", "",
+        f"Share of (target, source) pairs above the no-transfer baseline: "
+        f"**{helped.mean():.0%}** (mean over targets).", "",
+        markdown_table(summary, digits=4), "",
+        "## How well each method selects sources", "",
+        "Regret@k: how far the best of the top-k picks is below the best available result "
+        "(the baseline included), in percent; NDCG with the paper's gain 2^(100·score) − 1. "
+        f"`{RANDOM}` is the exact expectation of a random order; `{NO_TRANSFER}` is the regret "
+        "of skipping intermediate training.", "",
+        markdown_table(evaluation.summary()), "",
+        "### Per target", "",
+        markdown_table(evaluation.per_target), "",
+        "## Plots", "",
+    ]
+    lines += [f"![{name}]({name})" for name in plots]
+    return "\n".join(lines) + "\n"
+
+
+def plot_gains(truth: GroundTruth, path: Path) -> Path:
+    """Heatmap: targets x sources, mean gain over the baseline in points."""
+    import matplotlib.pyplot as plt
+
+    gains = truth.gains()
+    gains = gains.rename(index=lambda n: Path(n).name, columns=lambda n: Path(n).name)
+    fig, ax = plt.subplots(figsize=(max(6, 0.5 * gains.shape[1] + 2),
+                                    max(3, 0.5 * gains.shape[0] + 1.5)))
+    limit = np.nanmax(np.abs(gains.values)) or 1.0
+    image = ax.imshow(gains.values, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_xticks(range(gains.shape[1]), gains.columns, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(gains.shape[0]), gains.index, fontsize=9)
+    for (i, j), value in np.ndenumerate(gains.values):
+        if np.isfinite(value):
+            ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=6)
+    fig.colorbar(image, ax=ax, label="gain over no transfer (points)")
+    ax.set_title("Transfer gain: target (rows) after source (columns)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_regret_curves(truth: GroundTruth, evaluation: Evaluation, path: Path) -> Path:
+    """Mean Regret@k over targets for k = 1..MAX_K, one line per method (and random order)."""
+    import matplotlib.pyplot as plt
+
+    curves: dict[str, list[float]] = {}
+    names = [RANDOM] + list(evaluation.predictions)
+    for name in names:
+        per_k = []
+        for k in range(1, MAX_K + 1):
+            values = []
+            for target in truth.targets:
+                true = truth.sources(target)
+                if name == RANDOM:
+                    predicted = np.zeros(len(true))
+                elif target in evaluation.predictions.get(name, {}):
+                    scores = evaluation.predictions[name][target]
+                    predicted = np.array([scores.get(s, -np.inf) for s in true.index])
+                    predicted[~np.isfinite(predicted)] = -1e300
+                else:
+                    continue
+                values.append(regret_at_k(predicted, true.values, k,
+                                          baseline=truth.baseline(target)))
+            per_k.append(float(np.mean(values)) if values else np.nan)
+        curves[name] = per_k
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, values in curves.items():
+        ax.plot(range(1, MAX_K + 1), values, marker="o", label=name,
+                linestyle="--" if name == RANDOM else "-")
+    ax.set_xlabel("k (sources tried)")
+    ax.set_ylabel("mean Regret@k (%)")
+    ax.set_title("Regret@k averaged over targets")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_score_vs_gain(truth: GroundTruth, predictions: dict[str, dict[str, float]],
+                       path: Path) -> Path:
+    """One panel per target: ESM-LogME score (x) vs true gain over the baseline (y)."""
+    import matplotlib.pyplot as plt
+
+    targets = [t for t in truth.targets if t in predictions]
+    cols = min(3, len(targets)) or 1
+    rows = -(-len(targets) // cols) or 1
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
+    for ax, target in zip(axes.flat, targets):
+        true = truth.sources(target)
+        base = truth.baseline(target) or 0.0
+        scores = predictions[target]
+        names = [s for s in true.index if s in scores]
+        x = np.array([scores[s] for s in names])
+        y = 100 * (true[names].values - base)
+        ax.scatter(x, y, s=18)
+        for xi, yi, name in zip(x, y, names):
+            ax.annotate(Path(name).name, (xi, yi), fontsize=6, alpha=0.7)
+        ax.axhline(0, color="grey", linewidth=0.8)
+        ax.set_title(Path(target).name, fontsize=10)
+        ax.set_xlabel("ESM-LogME", fontsize=8)
+        ax.set_ylabel("gain (points)", fontsize=8)
+    for ax in list(axes.flat)[len(targets):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,119 @@
+"""The ground-truth results file: one CSV row per finished cell, appended as cells finish.
+
+``transfer.csv`` grows by one fsynced line per cell, so an interrupted run loses at most the cell
+in progress; ``transfer.json`` holds the grid and the run's metadata. A partially written last
+line (a crash mid-append) is ignored when the file is read back.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .._io import write_json
+from ..errors import BenchmarkError
+
+logger = logging.getLogger(__name__)
+
+BASELINE = "(no transfer)"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One ground-truth measurement: target fine-tuned after ``source`` (or from the base model
+    when ``source`` is BASELINE), with one seed."""
+
+    target: str
+    source: str
+    seed: int
+    score: float
+    metric: str  # accuracy | pearson_spearman
+    train_examples: int
+    eval_examples: int
+    seconds: float
+    device: str
+    finished: str  # ISO time
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.target, self.source, self.seed)
+
+
+_COLUMNS = [f.name for f in fields(Cell)]
+_TYPES = {f.name: f.type for f in fields(Cell)}
+
+
+class ResultsFile:
+    """``<folder>/transfer.csv`` + ``<folder>/transfer.json``."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+        self.csv = self.folder / "transfer.csv"
+        self.meta = self.folder / "transfer.json"
+
+    def cells(self) -> list[Cell]:
+        if not self.csv.is_file():
+            return []
+        text = self.csv.read_text(encoding="utf-8")
+        lines = text.splitlines(keepends=True)
+        if lines and not lines[-1].endswith("\n"):
+            logger.warning("%s: ignoring an incomplete last line (interrupted write)", self.csv)
+            lines = lines[:-1]
+        out = []
+        for row in csv.DictReader(io.StringIO("".join(lines))):
+            try:
+                out.append(Cell(**{k: _convert(k, row[k]) for k in _COLUMNS}))
+            except (KeyError, TypeError, ValueError) as err:
+                raise BenchmarkError(f"{self.csv}: malformed row {row}: {err}") from err
+        return out
+
+    def done(self) -> set[tuple[str, str, int]]:
+        return {c.key for c in self.cells()}
+
+    def append(self, cell: Cell) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._repair_tail()
+        new = not self.csv.is_file() or self.csv.stat().st_size == 0
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=_COLUMNS, lineterminator="\n")
+        if new:
+            writer.writeheader()
+        writer.writerow(asdict(cell))
+        with open(self.csv, "a", encoding="utf-8") as handle:
+            handle.write(buffer.getvalue())
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def _repair_tail(self) -> None:
+        """Drop a half-written last line before appending after a crash."""
+        if not self.csv.is_file():
+            return
+        data = self.csv.read_bytes()
+        if data and not data.endswith(b"\n"):
+            self.csv.write_bytes(data[: data.rfind(b"\n") + 1])
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        write_json(self.meta, meta)
+
+    def read_meta(self) -> dict[str, Any]:
+        return json.loads(self.meta.read_text()) if self.meta.is_file() else {}
+
+    def to_pandas(self):
+        import pandas as pd
+
+        return pd.DataFrame([asdict(c) for c in self.cells()], columns=_COLUMNS)
+
+
+def _convert(name: str, value: str) -> Any:
+    kind = _TYPES[name]
+    if kind in ("int", int):
+        return int(value)
+    if kind in ("float", float):
+        return float(value)
+    return value

@@ -1,0 +1,179 @@
+"""Ground truth: fine-tune on a source, then on the target; compare with no intermediate step.
+
+Each cell of a grid (target x source-or-baseline x seed) is one target fine-tuning from either
+the base model (baseline) or a source's tuned encoder with a fresh head, evaluated on held-out
+target examples. Cells are appended to the results file as they finish, so a run can be stopped
+and restarted at any time without redoing finished cells.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import platform
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from .. import __version__
+from .._env import DEFAULT_MODEL
+from .._progress import progress
+from ..data.loaders import load_task, task_name
+from ..data.task import TaskData
+from ..encode.models import auto_device
+from ..errors import ModelLoadError, StepstoneError
+from ..finetune.model import TunedModel
+from ..finetune.train import fine_tune, predict
+from ..hub.build import BuildConfig, split_source, tuned_source_model
+from ..hub.hub import slugify
+from .grids import Grid
+from .results import BASELINE, Cell, ResultsFile
+
+logger = logging.getLogger(__name__)
+
+
+def transfer_metric(task: TaskData, predictions: np.ndarray) -> tuple[float, str]:
+    """Accuracy for classification; mean of Pearson and Spearman for regression (the paper's).
+
+    A constant prediction has no correlation with the labels: it scores 0 (not NaN).
+    """
+    if not task.is_regression:
+        return float(np.mean(predictions == task.labels)), "accuracy"
+    if np.ptp(predictions) == 0:
+        logger.warning("%s: constant predictions, correlation set to 0", task.name)
+        return 0.0, "pearson_spearman"
+    pearson = stats.pearsonr(predictions, task.labels).statistic
+    spearman = stats.spearmanr(predictions, task.labels).statistic
+    return float((pearson + spearman) / 2), "pearson_spearman"
+
+
+def target_samples(target: str, grid: Grid) -> tuple[TaskData, TaskData]:
+    """(training sample, evaluation sample) of a target, disjoint and seeded.
+
+    The evaluation sample comes from the larger of the target's validation and test splits when
+    it has one, otherwise from the training split minus the training sample.
+    """
+    full = load_task(target, split="train")
+    train = full.sample(grid.target_examples, seed=grid.sample_seed)
+    has_splits = not Path(full.origin.location).is_file()  # a single file has no other split
+    held_splits = []
+    for split in ("validation", "test") if has_splits else ():
+        try:
+            held_splits.append(load_task(target, split=split))
+        except StepstoneError:
+            continue
+    if held_splits:  # the larger evaluation split: less noise in every cell
+        held = max(held_splits, key=len)
+        return train, held.sample(grid.eval_examples, seed=grid.sample_seed)
+    chosen = set(train.texts)
+    rest = [i for i, t in enumerate(full.texts) if t not in chosen]
+    rest_task = full.subset(rest)
+    if len(rest_task) == 0:
+        raise StepstoneError(f"target {target}: no examples left for evaluation")
+    return train, rest_task.sample(grid.eval_examples, seed=grid.sample_seed)
+
+
+@dataclass
+class TransferRun:
+    """What a call of :func:`run_transfer` did."""
+
+    finished: list[Cell] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # "target|source|seed" -> reason
+    remaining: int = 0
+
+
+def run_transfer(grid: Grid, *, results_dir: str | os.PathLike,
+                 models_dir: str | os.PathLike, model_name: str = DEFAULT_MODEL,
+                 device: str | None = None, only_available: bool = False,
+                 max_cells: int | None = None, show_progress: bool | None = None) -> TransferRun:
+    """Run every unfinished cell of ``grid``, appending each result to ``results_dir``.
+
+    Source models are read from ``models_dir/<source id>`` (where ``stepstone build
+    --keep-models`` leaves them) or fine-tuned there with the grid's source settings; with
+    ``only_available`` cells whose source model is not there yet are left for a later run.
+    """
+    results = ResultsFile(results_dir)
+    _write_meta(results, grid, model_name=model_name, models_dir=models_dir, device=device)
+    done = results.done()
+    todo = [c for c in grid.cells() if (c[0], c[1] or BASELINE, c[2]) not in done]
+    todo.sort(key=lambda c: (c[1] is not None, c[1] or "", c[0], c[2]))  # one source at a time
+    run = TransferRun(remaining=len(todo))
+    targets: dict[str, tuple[TaskData, TaskData]] = {}
+    source_cache: tuple[str | None, TunedModel | None] = (None, None)
+    bar = progress(total=len(todo), desc=f"Transfer grid {grid.name}", unit="cell",
+                   show=show_progress)
+    with bar:
+        for target, source, seed in todo[:max_cells] if max_cells else todo:
+            label = f"{target}|{source or BASELINE}|{seed}"
+            if source is not None and source != source_cache[0]:
+                source_cache = (source, _source_model(source, grid, models_dir, model_name,
+                                                      device, only_available))
+            if source is not None and source_cache[1] is None:
+                run.skipped[label] = "source model not available yet"
+                bar.update(1)
+                continue
+            if target not in targets:
+                targets[target] = target_samples(target, grid)
+            cell = _run_cell(targets[target], source_cache[1] if source else None,
+                             target=target, source=source, seed=seed, grid=grid,
+                             model_name=model_name, device=device)
+            results.append(cell)
+            run.finished.append(cell)
+            run.remaining -= 1
+            bar.update(1)
+            bar.set_postfix(last=f"{cell.score:.3f}", refresh=False)
+    return run
+
+
+def _source_model(source: str, grid: Grid, models_dir: str | os.PathLike, model_name: str,
+                  device: str | None, only_available: bool) -> TunedModel | None:
+    folder = Path(models_dir) / slugify(task_name(source))
+    if only_available and not TunedModel.is_saved(folder):
+        logger.info("no kept model for %s in %s yet", source, models_dir)
+        return None
+    task = load_task(source, seed=grid.sample_seed)
+    config = BuildConfig(model_name=model_name, num_examples=grid.source_examples,
+                         seed=grid.sample_seed, finetune=grid.source_finetune, device=device)
+    train, _ = split_source(task, num_examples=config.num_examples, held_out=config.held_out,
+                            seed=config.seed)
+    try:
+        return tuned_source_model(train, config, folder, show_progress=False)[0]
+    except ModelLoadError as err:
+        logger.error("source %s: %s", source, err)
+        return None
+
+
+def _run_cell(samples: tuple[TaskData, TaskData], source_model: TunedModel | None, *,
+              target: str, source: str | None, seed: int, grid: Grid, model_name: str,
+              device: str | None) -> Cell:
+    train, held = samples
+    started = time.perf_counter()
+    config = replace(grid.target_finetune, seed=seed)
+    tuned = fine_tune(train, model_name=model_name, config=config, start_from=source_model,
+                      device=device, show_progress=False)
+    score, metric = transfer_metric(held, predict(tuned, held, device=device))
+    seconds = time.perf_counter() - started
+    logger.info("%s after %s (seed %d): %s %.4f in %.0f s", target, source or BASELINE, seed,
+                metric, score, seconds)
+    return Cell(target=target, source=source or BASELINE, seed=seed, score=score, metric=metric,
+                train_examples=len(train), eval_examples=len(held), seconds=round(seconds, 2),
+                device=str(auto_device(device)),
+                finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+
+
+def _write_meta(results: ResultsFile, grid: Grid, **run: Any) -> None:
+    meta = results.read_meta()
+    if meta.get("grid") and meta["grid"] != grid.to_dict():
+        logger.warning("%s was started with another grid definition; appending anyway",
+                       results.meta)
+    runs = meta.get("runs", [])
+    runs.append({"started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                 "stepstone": __version__, "machine": platform.platform(),
+                 "processor": platform.processor() or platform.machine(),
+                 "cpus": os.cpu_count(), **{k: str(v) for k, v in run.items()}})
+    results.write_meta({"grid": grid.to_dict(), "runs": runs})
