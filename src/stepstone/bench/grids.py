@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import BenchmarkError
 from ..finetune.train import FineTuneConfig
+from ..hub.build import MINILM_LEARNING_RATE
 
 #: Tasks built on the same (or heavily overlapping) texts, from ../shared/datasets/README.md.
 #: A target is never given a related source as a candidate: it would measure text reuse, not
@@ -102,22 +103,23 @@ _REDUCED_SOURCES = (
 REDUCED = Grid(
     name="reduced",
     description=("CPU grid: 5 targets (tweets, product reviews, questions, sentence pairs, "
-                 "regression) x 16 sources x 3 seeds, 500 target examples. Sources reuse the "
-                 "default hub's tuned models (4,000 examples x 2 epochs)."),
+                 "regression) x 16 sources x 3 seeds, 500 target examples x 3 epochs. Sources "
+                 "reuse the default hub's tuned models (4,000 examples x 2 epochs). Learning "
+                 "rate 1e-4 throughout (MiniLM; see README)."),
     targets=("tweeteval_emotion", "cr", "trec_coarse", "sick_entailment", "emobank_valence"),
     sources=_REDUCED_SOURCES,
     target_examples=500,
     eval_examples=1000,
     source_examples=4000,
-    source_finetune=FineTuneConfig(epochs=2),
-    target_finetune=FineTuneConfig(epochs=3),
+    source_finetune=FineTuneConfig(epochs=2, learning_rate=MINILM_LEARNING_RATE),
+    target_finetune=FineTuneConfig(epochs=3, learning_rate=MINILM_LEARNING_RATE),
 )
 
 FULL = Grid(
     name="full",
     description=("GPU grid (the paper's sizes): 12 targets incl. 4 regression x all 62 shared "
                  "sources x 3 seeds, 1,000 target examples, sources fine-tuned on up to 10,000 "
-                 "examples for 3 epochs."),
+                 "examples for 3 epochs; learning rate 1e-4 (MiniLM)."),
     targets=("tweeteval_emotion", "tweeteval_irony", "cr", "trec_coarse", "sick_entailment",
              "rte", "liar", "poem_sentiment", "emobank_valence", "stsb", "question_intimacy",
              "politeness_stackexchange"),
@@ -125,8 +127,8 @@ FULL = Grid(
     target_examples=1000,
     eval_examples=1000,
     source_examples=10000,
-    source_finetune=FineTuneConfig(epochs=3),
-    target_finetune=FineTuneConfig(epochs=3),
+    source_finetune=FineTuneConfig(epochs=3, learning_rate=MINILM_LEARNING_RATE),
+    target_finetune=FineTuneConfig(epochs=3, learning_rate=MINILM_LEARNING_RATE),
 )
 
 GRIDS = {"reduced": REDUCED, "full": FULL}

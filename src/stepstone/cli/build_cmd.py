@@ -24,7 +24,8 @@ from .options import verbosity
               help="Source examples kept aside to measure the ESM's fit.")
 @click.option("--epochs", type=int, default=2, show_default=True)
 @click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--learning-rate", type=float, default=2e-5, show_default=True)
+@click.option("--learning-rate", type=float, default=1e-4, show_default=True,
+              help="Fine-tuning learning rate (the paper: 2e-5 for BERT-base, see README).")
 @click.option("--fit", "fit_method", type=click.Choice(["closed-form", "sgd"]),
               default="closed-form", show_default=True,
               help="ESM fitter: exact ridge solution, or hfselect's SGD recipe.")
