@@ -9,6 +9,7 @@ and restarted at any time without redoing finished cells.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import platform
@@ -168,7 +169,8 @@ def _run_cell(samples: tuple[TaskData, TaskData], source_model: TunedModel | Non
 
 def _write_meta(results: ResultsFile, grid: Grid, **run: Any) -> None:
     meta = results.read_meta()
-    if meta.get("grid") and meta["grid"] != grid.to_dict():
+    current = json.loads(json.dumps(grid.to_dict()))  # tuples become lists, as on disk
+    if meta.get("grid") and meta["grid"] != current:
         logger.warning("%s was started with another grid definition; appending anyway",
                        results.meta)
     runs = meta.get("runs", [])
