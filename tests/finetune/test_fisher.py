@@ -70,4 +70,4 @@ def test_fit_head():
     head = fit_head(x, y, outputs=1, regression=True, weight_decay=0.0)
     np.testing.assert_allclose(head.weight.detach().numpy()[0], [1.0, -2.0, 0.0, 0.5],
                                atol=1e-5)
-    assert float(head.bias) == pytest.approx(3.0, abs=1e-5)
+    assert float(head.bias.detach()) == pytest.approx(3.0, abs=1e-5)

@@ -53,12 +53,12 @@ def fit_ridge_loo(x: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> RidgeFit:
     xc, yc = x - x_mean, y - y_mean
     u, s, vt = np.linalg.svd(xc, full_matrices=False)
     uty = u.T @ yc
-    s2 = s**2
+    s2, u2 = s**2, u**2
     errors = np.empty(len(alphas))
     for i, alpha in enumerate(alphas):
         shrink = s2 / (s2 + alpha)
         fitted = u @ (shrink[:, None] * uty)
-        leverage = 1.0 / len(x) + (u**2) @ shrink
+        leverage = 1.0 / len(x) + u2 @ shrink
         errors[i] = np.mean(((yc - fitted) / (1.0 - leverage)[:, None]) ** 2)
     best = int(np.argmin(errors))
     weights = vt.T @ ((s / (s2 + alphas[best]))[:, None] * uty)
