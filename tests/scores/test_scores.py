@@ -184,6 +184,28 @@ def test_sfda_matches_the_reference_steps(n, d, c, seed):
     assert sfda(f, y) == pytest.approx(naive_sfda(f, y), rel=1e-7)
 
 
+def test_sfda_hand_worked_in_one_dimension():
+    # x = -2, 0 | 0, 2: class means ∓1, within variance 1 (one dimension: shrinking towards
+    # tr(S_w)/D·I changes nothing), priors ½: p(c | x) ∝ exp(x·μ_c − μ_c²/2)
+    x = np.array([-2.0, 0.0, 0.0, 2.0])
+    y = np.array([0, 0, 1, 1])
+
+    def posterior_of_own_class(values, labels):
+        means = [values[labels == c].mean() for c in (0, 1)]
+        within = np.mean([values[labels == c].var() for c in (0, 1)])
+        logits = np.array([[v * m / within - m * m / (2 * within) for m in means]
+                           for v in values])
+        p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+        return p[np.arange(len(values)), labels], means
+
+    own, means = posterior_of_own_class(x, y)
+    soft = np.exp(own) / (np.exp(own) + np.exp(1 - own))  # softmax over (p_own, p_other)
+    others = np.array([means[1], means[1], means[0], means[0]])
+    mixed = soft * x + (1 - soft) * others
+    expected = posterior_of_own_class(mixed, y)[0].mean()
+    assert sfda(x[:, None], y) == pytest.approx(expected, rel=1e-9)
+
+
 def test_sfda_separated_classes_score_near_one():
     rng = np.random.default_rng(1)
     y = np.repeat([0, 1], 50)
