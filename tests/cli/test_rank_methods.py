@@ -7,7 +7,6 @@ import pytest
 from click.testing import CliRunner
 
 from stepstone.cli import main
-from tests.rank.built import built  # noqa: F401  (fixture)
 
 
 @pytest.fixture
@@ -22,7 +21,7 @@ def run(*args):
 
 
 @pytest.mark.parametrize("method", ["textemb", "esm-shrinkage-hscore", "fusion:esm-logme,size"])
-def test_rank_with_other_methods(built, target_csv, method):  # noqa: F811
+def test_rank_with_other_methods(built, target_csv, method):
     result = run("rank", target_csv, "--hub", built.hub_root, "--method", method, "-q",
                  "--format", "json")
     assert result.exit_code == 0, result.output
@@ -30,7 +29,7 @@ def test_rank_with_other_methods(built, target_csv, method):  # noqa: F811
     assert data["method"] == method and len(data["sources"]) == 3
 
 
-def test_rank_tuned_methods_take_models_from_the_option_or_the_environment(built, target_csv,  # noqa: F811,E501
+def test_rank_tuned_methods_take_models_from_the_option_or_the_environment(built, target_csv,
                                                                            monkeypatch):
     monkeypatch.delenv("STEPSTONE_MODELS", raising=False)
     missing = run("rank", target_csv, "--hub", built.hub_root, "--method", "leep", "-q")
@@ -45,7 +44,7 @@ def test_rank_tuned_methods_take_models_from_the_option_or_the_environment(built
     assert from_env.exit_code == 0, from_env.output
 
 
-def test_rank_diverse_prints_the_selection(built, target_csv):  # noqa: F811
+def test_rank_diverse_prints_the_selection(built, target_csv):
     result = run("rank", target_csv, "--hub", built.hub_root, "--diverse", "2", "-q")
     assert result.exit_code == 0, result.output
     assert "diverse top-2 (esm similarity, tradeoff 0.5)" in result.output
@@ -54,7 +53,7 @@ def test_rank_diverse_prints_the_selection(built, target_csv):  # noqa: F811
     assert len(as_json["selected"]) == 2 and as_json["selection"]["similarity"] == "textemb"
 
 
-def test_a_classification_score_on_a_regression_target_is_one_clear_line(built, tmp_path,  # noqa: F811,E501
+def test_a_classification_score_on_a_regression_target_is_one_clear_line(built, tmp_path,
                                                                         toy_regression_task):
     path = tmp_path / "reg.csv"
     pd.DataFrame({"text": toy_regression_task.texts,

@@ -7,12 +7,11 @@ import pytest
 
 from stepstone.hub import Hub
 from stepstone.rank import Ranking, rank_sources
-from tests.rank.built import built  # noqa: F401  (fixture)
 from tests.rank.test_rank import add_random_esm
 
 
 @pytest.fixture
-def hub_with_copy(built, tmp_path, tiny_bert):  # noqa: F811
+def hub_with_copy(built, tmp_path, tiny_bert):
     """The built hub plus a source with a very different (random) ESM."""
     root = tmp_path / "hub"
     shutil.copytree(built.hub_root, root)

@@ -13,20 +13,19 @@ from stepstone.finetune import TunedModel
 from stepstone.hub import Hub
 from stepstone.rank import available_methods, rank_sources
 from stepstone.scores import SCORES, feature_scores, leep, logme, nce
-from tests.rank.built import built  # noqa: F401  (fixture)
 
 CLASSIFICATION_ONLY_METHODS = ["esm-hscore", "esm-shrinkage-hscore", "esm-nleep", "esm-gbc",
                                "esm-transrate", "esm-sfda", "leep", "nce"]
 
 
-def rank(target, built, method, **kw):  # noqa: F811
+def rank(target, built, method, **kw):
     return rank_sources(target, hub=Hub(built.hub_root), method=method,
                         models_dir=built.models, **kw)
 
 
 @pytest.mark.parametrize("method", [m for m in available_methods() if ":" not in m]
                          + ["fusion:esm-logme,textemb", "fusion-z:esm-knn,size"])
-def test_every_method_ranks_a_classification_target(built, toy_task, method):  # noqa: F811
+def test_every_method_ranks_a_classification_target(built, toy_task, method):
     ranking = rank(toy_task, built, method)
     scored = {s.esm_id for s in ranking}
     assert np.isfinite([s.score for s in ranking]).all()
@@ -39,7 +38,7 @@ def test_every_method_ranks_a_classification_target(built, toy_task, method):  #
 
 
 @pytest.mark.parametrize("info", feature_scores(), ids=lambda i: i.name)
-def test_esm_methods_score_the_explicitly_mapped_features(built, toy_task, tiny_bert, info):  # noqa: F811,E501
+def test_esm_methods_score_the_explicitly_mapped_features(built, toy_task, tiny_bert, info):
     ranking = rank(toy_task, built, f"esm-{info.name}")
     features = Encoder(tiny_bert, pooling="mean").embed_task(toy_task).astype(np.float64)
     hub = Hub(built.hub_root)
@@ -49,7 +48,7 @@ def test_esm_methods_score_the_explicitly_mapped_features(built, toy_task, tiny_
 
 
 @pytest.mark.parametrize("method", CLASSIFICATION_ONLY_METHODS)
-def test_classification_only_methods_refuse_a_regression_target(built, toy_regression_task,  # noqa: F811,E501
+def test_classification_only_methods_refuse_a_regression_target(built, toy_regression_task,
                                                                 method):
     with pytest.raises(ScoreError, match="classification targets only"):
         rank(toy_regression_task, built, method)
@@ -57,13 +56,13 @@ def test_classification_only_methods_refuse_a_regression_target(built, toy_regre
 
 @pytest.mark.parametrize("method", ["esm-logme", "esm-knn", "esm-ridge", "textemb",
                                     "vocab-overlap", "size", "random", "logme", "taskemb"])
-def test_regression_capable_methods_rank_a_regression_target(built, toy_regression_task,  # noqa: F811,E501
+def test_regression_capable_methods_rank_a_regression_target(built, toy_regression_task,
                                                              method):
     ranking = rank(toy_regression_task, built, method)
     assert len(ranking) == 3 and np.isfinite([s.score for s in ranking]).all()
 
 
-def test_textemb_is_the_cosine_of_mean_embeddings(built, toy_task, tiny_bert):  # noqa: F811
+def test_textemb_is_the_cosine_of_mean_embeddings(built, toy_task, tiny_bert):
     ranking = rank(toy_task, built, "textemb")
     target = Encoder(tiny_bert, pooling="mean").embed_task(toy_task).astype(np.float64).mean(0)
     hub = Hub(built.hub_root)
@@ -73,7 +72,7 @@ def test_textemb_is_the_cosine_of_mean_embeddings(built, toy_task, tiny_bert):  
         assert source.score == pytest.approx(expected, rel=1e-9)
 
 
-def test_vocab_overlap_is_the_jaccard_of_token_sets(built, toy_task, tiny_bert):  # noqa: F811
+def test_vocab_overlap_is_the_jaccard_of_token_sets(built, toy_task, tiny_bert):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
@@ -87,7 +86,7 @@ def test_vocab_overlap_is_the_jaccard_of_token_sets(built, toy_task, tiny_bert):
         assert source.score == pytest.approx(len(target & ids) / len(target | ids), rel=1e-12)
 
 
-def test_sources_without_stats_are_skipped_with_the_reason(built, toy_task, tmp_path):  # noqa: F811,E501
+def test_sources_without_stats_are_skipped_with_the_reason(built, toy_task, tmp_path):
     import shutil
 
     root = tmp_path / "hub"
@@ -99,7 +98,7 @@ def test_sources_without_stats_are_skipped_with_the_reason(built, toy_task, tmp_
         assert "source_stats.safetensors" in {s.esm_id: s.reason for s in ranking.skipped}["beta"]
 
 
-def test_size_and_random(built, toy_task):  # noqa: F811
+def test_size_and_random(built, toy_task):
     sizes = rank(toy_task, built, "size").scores()
     assert sizes == {"alpha": 60.0, "beta": 60.0, "gamma": 60.0}  # rows before sampling
     first = rank(toy_task, built, "random").scores()
@@ -122,7 +121,7 @@ def _tuned_view(folder, task):
     return embeddings.double().numpy(), torch.softmax(logits.double(), 1).numpy()
 
 
-def test_tuned_logme_leep_nce_use_each_source_model(built, toy_task):  # noqa: F811
+def test_tuned_logme_leep_nce_use_each_source_model(built, toy_task):
     scores = {m: rank(toy_task, built, m).scores() for m in ("logme", "leep", "nce")}
     for esm_id in ("alpha", "beta"):
         embeddings, probs = _tuned_view(built.models / esm_id, toy_task)
@@ -132,7 +131,7 @@ def test_tuned_logme_leep_nce_use_each_source_model(built, toy_task):  # noqa: F
         assert scores["nce"][esm_id] == pytest.approx(nce(probs, toy_task.labels), rel=1e-6)
 
 
-def test_tuned_methods_need_the_models_folder(built, toy_task, tmp_path, monkeypatch):  # noqa: F811,E501
+def test_tuned_methods_need_the_models_folder(built, toy_task, tmp_path, monkeypatch):
     monkeypatch.delenv("STEPSTONE_MODELS", raising=False)
     with pytest.raises(InvalidOptionError, match="--models DIR"):
         rank_sources(toy_task, hub=Hub(built.hub_root), method="logme")
@@ -147,7 +146,7 @@ def test_tuned_methods_need_the_models_folder(built, toy_task, tmp_path, monkeyp
     assert "no kept fine-tuned model" in {s.esm_id: s.reason for s in ranking.skipped}["beta"]
 
 
-def test_taskemb_caches_source_embeddings(built, toy_task, monkeypatch):  # noqa: F811
+def test_taskemb_caches_source_embeddings(built, toy_task, monkeypatch):
     first = rank(toy_task, built, "taskemb").scores()
     from stepstone.rank import taskemb as taskemb_module
 
@@ -163,7 +162,7 @@ def test_taskemb_caches_source_embeddings(built, toy_task, monkeypatch):  # noqa
     assert again == pytest.approx(first) and len(calls) == 1  # the target only
 
 
-def test_fusion_is_rank_fusion_of_its_methods(built, toy_task):  # noqa: F811
+def test_fusion_is_rank_fusion_of_its_methods(built, toy_task):
     logme_scores = rank(toy_task, built, "esm-logme").scores()
     text_scores = rank(toy_task, built, "textemb").scores()
     fused = rank(toy_task, built, "fusion:esm-logme,textemb").scores()
@@ -177,7 +176,7 @@ def test_fusion_is_rank_fusion_of_its_methods(built, toy_task):  # noqa: F811
         assert value == pytest.approx(1 / (60 + a[esm_id]) + 1 / (60 + b[esm_id]))
 
 
-def test_fusion_leaves_out_sources_a_method_skipped(built, toy_task):  # noqa: F811
+def test_fusion_leaves_out_sources_a_method_skipped(built, toy_task):
     ranking = rank(toy_task, built, "fusion:esm-logme,leep")
     assert set(ranking.scores()) == {"alpha", "beta"}
     assert "leep: leep needs a classification source" in \
@@ -188,7 +187,7 @@ def test_fusion_leaves_out_sources_a_method_skipped(built, toy_task):  # noqa: F
                                           ("fusion:esm-logme,esm-logme", "two or more"),
                                           ("fusion:esm-logme,magic", "unknown ranking method"),
                                           ("fusion:textemb,fusion:a,b", "nested")])
-def test_bad_fusion_specs(built, toy_task, spec, message):  # noqa: F811
+def test_bad_fusion_specs(built, toy_task, spec, message):
     with pytest.raises(InvalidOptionError, match=message):
         rank(toy_task, built, spec)
 

@@ -146,3 +146,10 @@ def test_bad_shapes_and_values_are_errors(name):
     bad[0, 0] = np.nan
     with pytest.raises(ScoreError, match="NaN"):
         score(name, bad, np.array([0, 1, 0, 1, 0, 1]))
+
+
+@pytest.mark.parametrize("name", ["knn", "ridge"])
+def test_regression_capable_scores_ask_for_the_regression_flag(name):
+    f, _ = classified(30, 4, 2)
+    with pytest.raises(ScoreError, match="pass regression=True"):
+        SCORES[name].func(f, np.linspace(0.0, 1.0, 30))

@@ -20,15 +20,18 @@ def feature_matrix(features: np.ndarray, n: int | None = None) -> np.ndarray:
     return f
 
 
-def class_ids(labels: np.ndarray, *, score: str, regression: bool = False
-              ) -> tuple[np.ndarray, int]:
+def class_ids(labels: np.ndarray, *, score: str, regression: bool = False,
+              takes_regression: bool = False) -> tuple[np.ndarray, int]:
     """Class labels -> (ids 0..C-1 in order of the sorted distinct labels, C).
 
     Shapes: labels (N,) -> ids (N,) int64. Raises for regression targets (``regression=True``
-    or non-integer float labels): ``score`` is a classification score.
+    or non-integer float labels); ``takes_regression`` scores say to pass ``regression=True``.
     """
     y = np.asarray(labels)
     if regression or (y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0)):
+        if takes_regression:
+            raise ScoreError(f"{score}: the labels are not class ids (non-integer values); "
+                             "pass regression=True for a regression target")
         raise ScoreError(f"{score} supports classification targets only, not regression "
                          "targets; use logme, knn or ridge (or their esm- forms) instead")
     if y.ndim != 1:

@@ -40,7 +40,7 @@ def knn(features: np.ndarray, labels: np.ndarray, *, regression: bool = False, k
         y = regression_columns(labels, len(x))
         predicted = y[neighbours].mean(1)  # (N, K)
         return float(np.mean([_pearson(y[:, j], predicted[:, j]) for j in range(y.shape[1])]))
-    ids, classes = class_ids(labels, score="knn")
+    ids, classes = class_ids(labels, score="knn", takes_regression=True)
     return float(np.mean(_vote(ids[neighbours], classes) == ids))
 
 

@@ -86,7 +86,7 @@ def ridge_probe(features: np.ndarray, labels: np.ndarray, *, regression: bool = 
     if regression:
         y = regression_columns(labels, len(x))
     else:
-        ids, classes = class_ids(labels, score="ridge")
+        ids, classes = class_ids(labels, score="ridge", takes_regression=True)
         y = one_hot(ids, classes)
     grid = np.asarray(alphas, dtype=np.float64) if alphas is not None else ridge_alphas(x)
     scores = []
