@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import make_texts, write_pool_task
+from tests.rank.built import built  # noqa: F401  (fixture: a tiny hub built end to end)
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,22 @@ from .options import dataset_options, hub_option, resolve_hub_path, verbosity
 @click.argument("target")
 @hub_option
 @click.option("--method", default="esm-logme", show_default=True,
-              help="Ranking method (see README, 'Ranking methods').")
+              help="Ranking method: esm-logme, esm-<score> (hscore, shrinkage-hscore, nleep, "
+                   "gbc, transrate, sfda, knn, ridge), textemb, vocab-overlap, size, random, "
+                   "logme, leep, nce, taskemb, fusion:M1,M2,... or fusion-z:M1,M2,... "
+                   "(README, 'Ranking methods').")
+@click.option("--models", "models_dir", type=click.Path(file_okay=False), envvar="STEPSTONE_MODELS",
+              show_envvar=True,
+              help="Kept fine-tuned source models (build --keep-models), for logme, leep, nce, "
+                   "taskemb.")
+@click.option("--diverse", type=click.IntRange(min=1), metavar="K",
+              help="Also choose K good sources that are not redundant with each other.")
+@click.option("--diversity", type=click.FloatRange(min=0.0), default=0.5, show_default=True,
+              help="With --diverse: weight of dissimilarity against score.")
+@click.option("--diverse-by", type=click.Choice(["esm", "textemb"]), default="esm",
+              show_default=True,
+              help="With --diverse: similarity of two sources (ESM-mapped target CKA, or "
+                   "cosine of mean source embeddings).")
 @click.option("--model", "model_name", help="Base model (default: the hub's).")
 @dataset_options
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
@@ -25,7 +40,8 @@ from .options import dataset_options, hub_option, resolve_hub_path, verbosity
               help="Rank the target's own task too when the hub has it.")
 @click.option("--device", help="torch device (default: cuda if available, else cpu).")
 @verbosity
-def rank(target: str, hub_path: str | None, method: str, model_name: str | None,
+def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
+         diverse: int | None, diversity: float, diverse_by: str, model_name: str | None,
          text_column: str | None, pair_column: str | None, label_column: str | None,
          task_type: str | None, split: str | None, num_examples: int | None, seed: int,
          top: int, fmt: str, output: str | None, include_target: bool, device: str | None,
@@ -43,7 +59,8 @@ def rank(target: str, hub_path: str | None, method: str, model_name: str | None,
                            text_column=text_column, pair_column=pair_column,
                            label_column=label_column, task_type=task_type, split=split,
                            include_target=include_target, device=device,
-                           show_progress=False if quiet else None)
+                           models_dir=models_dir, diverse=diverse, diversity=diversity,
+                           diverse_by=diverse_by, show_progress=False if quiet else None)
     if output:
         if output.endswith(".csv"):
             ranking.to_pandas().to_csv(output)
@@ -56,6 +73,8 @@ def rank(target: str, hub_path: str | None, method: str, model_name: str | None,
     else:
         click.echo(_summary(ranking))
         click.echo(ranking.table(top))
+        if ranking.selected:
+            click.echo(ranking.selection_table())
         for s in ranking.excluded + ranking.skipped:
             click.echo(f"left out {s.esm_id}: {s.reason}", err=True)
 

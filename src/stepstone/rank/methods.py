@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +30,13 @@ class MethodScores:
     scores: dict[str, float] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
 
+    def add(self, esm_id: str, score: float) -> None:
+        """Record a score; a non-finite one leaves the source out, with the reason."""
+        if np.isfinite(score):
+            self.scores[esm_id] = float(score)
+        else:
+            self.skipped[esm_id] = "score is not finite (degenerate ESM?)"
+
 
 @dataclass
 class RankContext:
@@ -39,6 +47,10 @@ class RankContext:
     entries: list[HubEntry]
     encoder: Encoder
     show_progress: bool | None = None
+    #: kept fine-tuned source models (``<models_dir>/<esm id>``), for methods that need them
+    models_dir: Path | None = None
+    #: seed of the randomised methods (random baseline, fold splits, samples)
+    seed: int = 42
 
     @cached_property
     def features(self) -> np.ndarray:
@@ -77,16 +89,41 @@ def esm_logme_method(ctx: RankContext) -> MethodScores:
                                       regression=ctx.task.is_regression)
     for entries, maps in ctx.esm_blocks(skipped=out.skipped):
         for entry, score in zip(entries, esm_logme(stats, maps)):
-            if np.isfinite(score):
-                out.scores[entry.id] = float(score)
-            else:
-                out.skipped[entry.id] = "score is not finite (degenerate ESM?)"
+            out.add(entry.id, score)
     return out
 
 
+#: Parametrised methods, written ``prefix:argument`` (e.g. ``fusion:esm-logme,textemb``).
+PREFIXED: dict[str, Callable[[str], Callable[[RankContext], MethodScores]]] = {}
+
+
+def register_prefix(prefix: str) -> Callable:
+    """Decorator: ``factory(argument) -> method`` answers ``--method prefix:argument``."""
+    def decorate(factory: Callable[[str], Callable[[RankContext], MethodScores]]) -> Callable:
+        PREFIXED[prefix] = factory
+        return factory
+    return decorate
+
+
+def available_methods() -> list[str]:
+    """Every method name, plus the prefixes as ``prefix:...``."""
+    _load_builtin_methods()
+    return sorted(METHODS) + [f"{p}:..." for p in sorted(PREFIXED)]
+
+
 def get_method(name: str) -> Callable[[RankContext], MethodScores]:
+    _load_builtin_methods()
     key = name.strip().lower()
+    prefix, colon, argument = key.partition(":")
+    if colon and prefix in PREFIXED:
+        return PREFIXED[prefix](argument)
     if key not in METHODS:
         raise InvalidOptionError(f"unknown ranking method {name!r}; choose one of "
-                                 f"{', '.join(sorted(METHODS))}")
+                                 f"{', '.join(available_methods())}")
     return METHODS[key]
+
+
+def _load_builtin_methods() -> None:
+    """Importing the method modules registers them (they import this module, so not at the
+    top)."""
+    from . import baselines, esm_scores, fusion, taskemb, tuned  # noqa: F401

@@ -18,6 +18,7 @@ from ..encode.models import canonical_model_name
 from ..errors import HubError
 from ..hub.catalog import HubEntry
 from ..hub.hub import Hub
+from .diverse import select_diverse
 from .methods import RankContext, get_method
 from .ranking import RankedSource, Ranking, Skipped
 
@@ -31,8 +32,16 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
                  task_type: TaskType | str | None = None, split: str | None = None,
                  include_target: bool = False, encoder: Encoder | None = None,
                  filters: dict[str, Any] | None = None, device: str | None = None,
+                 models_dir: str | os.PathLike | None = None, diverse: int | None = None,
+                 diversity: float = 0.5, diverse_by: str = "esm",
                  show_progress: bool | None = None) -> Ranking:
     """Rank the hub's sources for ``target`` (anything :func:`stepstone.data.load_task` reads).
+
+    ``method`` is any name of :func:`stepstone.rank.available_methods` (README, "Ranking
+    methods"); methods that use the fine-tuned source models read them from ``models_dir``
+    (or ``$STEPSTONE_MODELS``). ``diverse=k`` also picks a set of k good, mutually dissimilar
+    sources into ``Ranking.selected`` (``diversity`` weighs dissimilarity against score,
+    ``diverse_by`` is ``esm`` or ``textemb``).
 
     The base model defaults to the one the hub's ESMs were made for. ESMs for another base
     model or embedding size, broken ESM files and non-finite scores are left out and listed in
@@ -61,7 +70,8 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
     entries, excluded = _split_target(entries, task, include_target)
     timings = {"load": time.perf_counter() - started}
     ctx = RankContext(task=task, hub=hub, entries=entries, encoder=encoder,
-                      show_progress=show_progress)
+                      show_progress=show_progress, seed=seed,
+                      models_dir=Path(models_dir).expanduser() if models_dir else None)
     t0 = time.perf_counter()
     _ = ctx.features
     timings["embed"] = time.perf_counter() - t0
@@ -73,12 +83,19 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
     order = sorted(result.scores.items(), key=lambda kv: (-kv[1], kv[0]))
     sources = [_ranked(rank, by_id[esm_id], score) for rank, (esm_id, score) in
                enumerate(order, start=1)]
+    selected, selection = [], {}
+    if diverse:
+        t0 = time.perf_counter()
+        selected, selection = select_diverse(ctx, sources, k=diverse, tradeoff=diversity,
+                                             by=diverse_by)
+        timings["diverse"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
     for s in skipped:
         logger.warning("left out %s: %s", s.esm_id, s.reason)
     return Ranking(target=task.summary(), method=method, sources=sources, skipped=skipped,
                    excluded=excluded, embedding=encoder.spec.to_dict(), hub=str(hub.root),
-                   timings=timings, library_version=__version__)
+                   timings=timings, library_version=__version__, selected=selected,
+                   selection=selection)
 
 
 def _hub_spec(entries: list[HubEntry], hub: Hub, model_name: str | None) -> dict[str, Any]:

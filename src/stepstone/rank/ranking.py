@@ -32,6 +32,20 @@ class Skipped:
     reason: str
 
 
+@dataclass(frozen=True)
+class SelectedSource:
+    """One source of a diverse selection (``--diverse K``), in pick order.
+
+    ``redundancy`` is its largest similarity to a source picked before it (0 for the first).
+    """
+
+    esm_id: str
+    task_name: str
+    rank: int
+    score: float
+    redundancy: float
+
+
 @dataclass
 class Ranking:
     """Sources ordered by score (higher = better), plus what was left out and why."""
@@ -45,6 +59,10 @@ class Ranking:
     hub: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     library_version: str = ""
+    #: a diverse top-k set (``rank_sources(diverse=k)``), empty otherwise
+    selected: list[SelectedSource] = field(default_factory=list)
+    #: how ``selected`` was made: k, tradeoff, similarity, candidates, left_out
+    selection: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -70,20 +88,23 @@ class Ranking:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        for row in out["sources"]:
+        for row in out["sources"] + out["selected"]:
             row["score"] = None if not math.isfinite(row["score"]) else row["score"]
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Ranking:
         return cls(target=data["target"], method=data["method"],
-                   sources=[RankedSource(**{**s, "score": float("nan") if s["score"] is None
-                                            else s["score"]}) for s in data["sources"]],
+                   sources=[RankedSource(**{**s, "score": _score(s["score"])})
+                            for s in data["sources"]],
                    skipped=[Skipped(**s) for s in data.get("skipped", [])],
                    excluded=[Skipped(**s) for s in data.get("excluded", [])],
                    embedding=data.get("embedding", {}), hub=data.get("hub", ""),
                    timings=data.get("timings", {}),
-                   library_version=data.get("library_version", ""))
+                   library_version=data.get("library_version", ""),
+                   selected=[SelectedSource(**{**s, "score": _score(s["score"])})
+                             for s in data.get("selected", [])],
+                   selection=data.get("selection", {}))
 
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2)
@@ -118,10 +139,29 @@ class Ranking:
                          f"{(r.task_type or '-'):<14}  {r.num_examples or '-':>8}  {cos:>7}")
         return "\n".join(lines)
 
+    def selection_table(self) -> str:
+        """The diverse selection, one line per pick (empty when there is none)."""
+        if not self.selected:
+            return ""
+        width = max([len(s.task_name) for s in self.selected] + [6])
+        lines = [f"diverse top-{len(self.selected)} ({self.selection.get('similarity', '?')} "
+                 f"similarity, tradeoff {self.selection.get('tradeoff', '?')}):",
+                 f"{'pick':>4}  {'source':<{width}}  {'rank':>4}  {'score':>10}  "
+                 f"{'redundancy':>10}"]
+        for i, s in enumerate(self.selected, start=1):
+            lines.append(f"{i:>4}  {s.task_name:<{width}}  {s.rank:>4}  {s.score:>10.5f}  "
+                         f"{s.redundancy:>10.4f}")
+        return "\n".join(lines)
+
     def __str__(self) -> str:
         name = self.target.get("name", "target")
         head = (f"{self.method} ranking of {len(self.sources)} sources for {name} "
                 f"({self.target.get('num_examples', '?')} examples, "
                 f"{self.target.get('task_type', '?')})")
         notes = [f"left out {s.esm_id}: {s.reason}" for s in self.excluded + self.skipped]
-        return "\n".join([head, self.table(10), *notes])
+        parts = [head, self.table(10)] + ([self.selection_table()] if self.selected else [])
+        return "\n".join(parts + notes)
+
+
+def _score(value: float | None) -> float:
+    return float("nan") if value is None else value

@@ -1,6 +1,18 @@
 """Transferability scores: pure functions over arrays (float64 inside, shapes in docstrings)."""
 
 from .esm_logme import TargetStats, esm_logme
+from .gbc import gbc
+from .hscore import hscore, ledoit_wolf_shrinkage, shrinkage_hscore
+from .knn import knn
+from .leep import leep, nce
 from .logme import evidence, label_matrix, logme, spectrum
+from .nleep import nleep
+from .registry import SCORES, ScoreInfo, feature_scores, get_score
+from .ridge import ridge_probe
+from .sfda import sfda
+from .transrate import transrate
 
-__all__ = ["TargetStats", "esm_logme", "evidence", "label_matrix", "logme", "spectrum"]
+__all__ = ["SCORES", "ScoreInfo", "TargetStats", "esm_logme", "evidence", "feature_scores",
+           "gbc", "get_score", "hscore", "knn", "label_matrix", "ledoit_wolf_shrinkage", "leep",
+           "logme", "nce", "nleep", "ridge_probe", "sfda", "shrinkage_hscore", "spectrum",
+           "transrate"]

@@ -1,0 +1,84 @@
+"""The scores by name, with what each needs and whether it takes regression targets.
+
+Every feature score is called as ``func(features, labels, *, regression=...)``; every
+probability score as ``func(probabilities, labels, *, regression=...)``. A score that does not
+support regression raises :class:`~stepstone.errors.ScoreError` for a regression target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InvalidOptionError, ScoreError
+from .gbc import gbc
+from .hscore import hscore, shrinkage_hscore
+from .knn import knn
+from .leep import leep, nce
+from .logme import logme
+from .nleep import nleep
+from .ridge import ridge_probe
+from .sfda import sfda
+from .transrate import transrate
+
+
+@dataclass(frozen=True)
+class ScoreInfo:
+    """A score: its function, its input ("features" or "probabilities"), regression support."""
+
+    name: str
+    func: Callable[..., float]
+    inputs: str
+    regression: bool
+    summary: str
+    #: unchanged by any invertible affine map of the features, so useless in ESM form (every
+    #: invertible ESM gets the same score); "approximately" for SFDA's tiny shrinkage
+    affine_invariant: bool = False
+
+    def __call__(self, data: np.ndarray, labels: np.ndarray, *, regression: bool = False
+                 ) -> float:
+        self.check_target(regression)
+        return self.func(data, labels, regression=regression)
+
+    def check_target(self, regression: bool) -> None:
+        """Raise a clear error for a regression target when the score cannot take one."""
+        if regression and not self.regression:
+            raise ScoreError(f"{self.name} supports classification targets only, not "
+                             "regression targets; use logme, knn or ridge (or their esm- "
+                             "forms), textemb, vocab-overlap, size or random instead")
+
+
+SCORES: dict[str, ScoreInfo] = {info.name: info for info in [
+    ScoreInfo("logme", logme, "features", True, "log maximum evidence of a Bayesian linear "
+              "model"),
+    ScoreInfo("hscore", hscore, "features", False, "tr(Σ_f⁺Σ_g); saturates at C−1 for N ≤ D",
+              affine_invariant=True),
+    ScoreInfo("shrinkage-hscore", shrinkage_hscore, "features", False,
+              "H-score with Ledoit-Wolf shrinkage; stable for N < D"),
+    ScoreInfo("nleep", nleep, "features", False, "LEEP of a Gaussian mixture on PCA features"),
+    ScoreInfo("gbc", gbc, "features", False, "Bhattacharyya overlap of per-class Gaussians"),
+    ScoreInfo("transrate", transrate, "features", False, "coding rate minus class-conditional "
+              "coding rate"),
+    ScoreInfo("sfda", sfda, "features", False, "self-challenging Fisher discriminant accuracy",
+              affine_invariant=True),
+    ScoreInfo("knn", knn, "features", True, "leave-one-out kNN accuracy / Pearson r"),
+    ScoreInfo("ridge", ridge_probe, "features", True, "cross-validated ridge probe accuracy "
+              "/ R²"),
+    ScoreInfo("leep", leep, "probabilities", False, "log expected empirical prediction of a "
+              "source head"),
+    ScoreInfo("nce", nce, "probabilities", False, "negative conditional entropy given the "
+              "source head's predictions"),
+]}
+
+
+def get_score(name: str) -> ScoreInfo:
+    key = name.strip().lower()
+    if key not in SCORES:
+        raise InvalidOptionError(f"unknown score {name!r}; choose one of {', '.join(SCORES)}")
+    return SCORES[key]
+
+
+def feature_scores() -> list[ScoreInfo]:
+    return [info for info in SCORES.values() if info.inputs == "features"]
