@@ -106,3 +106,14 @@ def test_refuses_pickled_checkpoints(tmp_path):
     (tmp_path / "pytorch_model.bin").write_bytes(b"not loaded")
     with pytest.raises(ModelLoadError, match="safetensors"):
         load_base_model(str(tmp_path))
+
+
+def test_embedding_leaves_the_module_trainable(tiny_bert):
+    # embedding runs in inference mode; the module must still support a backward pass after it
+    # (TaskEmb's Fisher information and transfer fine-tuning reuse encoders that embedded texts)
+    encoder = Encoder(tiny_bert, pooling="mean", cache=False)
+    encoder.embed(TEXTS)
+    module = encoder.module
+    assert not any(t.is_inference() for t in [*module.parameters(), *module.buffers()])
+    batch = encoder.tokenizer(["some text"], return_tensors="pt")
+    module(**batch).last_hidden_state.sum().backward()

@@ -130,11 +130,16 @@ class Encoder:
         encoded = self.encode_inputs(texts, pairs)
         return self.embed_encoded(encoded, desc=desc)
 
-    @torch.inference_mode()
     def embed_encoded(self, encoded: Any, *, desc: str = "Embedding") -> np.ndarray:
         """Embed tokenizer output (lists of ids, unpadded): batches of similar length."""
-        ids = encoded["input_ids"]
+        # moved to the device outside inference mode: buffers created inside it would be
+        # inference tensors and break a later backward pass through the same module
         module = self.module
+        with torch.inference_mode():
+            return self._embed_batches(module, encoded, desc=desc)
+
+    def _embed_batches(self, module: torch.nn.Module, encoded: Any, *, desc: str) -> np.ndarray:
+        ids = encoded["input_ids"]
         out = np.empty((len(ids), module.config.hidden_size), dtype=np.float32)
         bar = progress(total=len(ids), desc=desc, unit="ex", show=self.show_progress,
                        leave=False)

@@ -35,7 +35,6 @@ def fisher_task_embedding(model: SequenceModel, tokenizer, spec: EmbeddingSpec, 
     """
     device = auto_device(device)
     model = model.to(device).eval()
-    _release_inference_tensors(model)
     tokenize = Encoder(spec.model_name, pooling=spec.pooling, max_length=spec.max_length,
                        pair_mode=spec.pair_mode, cache=False, module=model.encoder,
                        tokenizer=tokenizer)
@@ -57,19 +56,6 @@ def fisher_task_embedding(model: SequenceModel, tokenizer, spec: EmbeddingSpec, 
             _accumulate(sums, f"layer_{layer}", per_example.sum(0))
         _accumulate(sums, "pooled", (grads[-1] ** 2).sum(0))
     return {name: (total.double() / len(task)).cpu().numpy() for name, total in sums.items()}
-
-
-def _release_inference_tensors(module: nn.Module) -> None:
-    """Replace buffers and parameters created under ``torch.inference_mode`` (an encoder that
-    already embedded texts has such buffers, e.g. BERT's position ids) by normal copies:
-    autograd refuses to save inference tensors for the backward pass."""
-    for sub in module.modules():
-        for name, buffer in list(sub._buffers.items()):
-            if buffer is not None and buffer.is_inference():
-                sub._buffers[name] = buffer.clone()
-        for name, param in list(sub._parameters.items()):
-            if param is not None and param.is_inference():
-                sub._parameters[name] = nn.Parameter(param.clone(), param.requires_grad)
 
 
 def _negative_log_likelihood(outputs: torch.Tensor, targets: torch.Tensor,

@@ -144,12 +144,20 @@ def _train(model: SequenceModel, encoded: Any, targets: torch.Tensor, *, tokeniz
     return log
 
 
-@torch.inference_mode()
 def predict(tuned: TunedModel, task: TaskData, *, batch_size: int = 64,
             device: str | torch.device | None = None) -> np.ndarray:
     """Class ids (classification) or values on the original label scale (regression)."""
     device = auto_device(device)
-    model = tuned.model.to(device).eval()
+    model = tuned.model.to(device).eval()  # outside inference mode: the model stays trainable
+    with torch.inference_mode():
+        logits = _logits(tuned, model, task, batch_size=batch_size, device=device)
+    if tuned.is_regression:
+        return logits[:, 0] * tuned.label_scale + tuned.label_shift
+    return logits.argmax(axis=1)
+
+
+def _logits(tuned: TunedModel, model: SequenceModel, task: TaskData, *, batch_size: int,
+            device: torch.device) -> np.ndarray:
     tokenize = Encoder(tuned.spec.model_name, pooling=tuned.spec.pooling,
                        max_length=tuned.spec.max_length, pair_mode=tuned.spec.pair_mode,
                        cache=False, module=model.encoder, tokenizer=tuned.tokenizer)
@@ -158,6 +166,4 @@ def predict(tuned: TunedModel, task: TaskData, *, batch_size: int = 64,
     batches = chunks(length_order(encoded), batch_size)
     for idx, batch in padded_batches(tuned.tokenizer, encoded, batches, device):
         logits[idx] = model(**batch).float().cpu().numpy()
-    if tuned.is_regression:
-        return logits[:, 0] * tuned.label_scale + tuned.label_shift
-    return logits.argmax(axis=1)
+    return logits
