@@ -25,6 +25,7 @@ from ..scores.esm_logme import TargetStats, esm_logme
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass
 class MethodScores:
     scores: dict[str, float] = field(default_factory=dict)
