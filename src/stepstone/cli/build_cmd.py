@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -47,6 +46,7 @@ def build(sources: tuple[str, ...], hub_path: str, pool: str | None, model_name:
     Sources already in the hub are skipped, so an interrupted build resumes where it stopped.
     """
     from .._env import DEFAULT_MODEL
+    from .._io import write_json
     from ..esm.fit import FitMethod
     from ..finetune import FineTuneConfig
     from ..hub import BuildConfig, Hub, build_hub
@@ -65,10 +65,12 @@ def build(sources: tuple[str, ...], hub_path: str, pool: str | None, model_name:
                        models_dir=keep_models, overwrite=overwrite,
                        show_progress=False if quiet else None)
     if report:
-        Path(report).write_text(json.dumps(result.to_dict(), indent=2))
+        write_json(report, result.to_dict())
     for r in result.results:
         cosine = r.fit.get("cosine")
         detail = f"held-out cosine {cosine:.4f}" if cosine is not None else r.message
+        if r.reused_model:
+            detail += ", kept tuned model reused"
         click.echo(f"{r.status:>8}  {r.esm_id or r.source}  {detail}  ({r.seconds:.0f} s)")
     click.echo(f"built {result.count('built')}, skipped {result.count('skipped')}, "
                f"failed {result.count('failed')}, locked {result.count('locked')}")
