@@ -89,7 +89,12 @@ def replace_folder(new: Path, path: Path) -> None:
         old = path.with_name(temp_folder_name("old", path.name))
         os.replace(path, old)
         failpoint("replace-folder", path.name)
-    os.replace(new, path)
+    try:
+        os.replace(new, path)
+    except OSError:
+        if old is not None:
+            os.replace(old, path)
+        raise
     fsync_dir(path.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -97,11 +97,13 @@ class BuildReport:
 
 def build_hub(sources: Sequence[str | os.PathLike | TaskData], hub: Hub, *,
               config: BuildConfig = BuildConfig(), models_dir: str | os.PathLike | None = None,
-              overwrite: bool = False, show_progress: bool | None = None) -> BuildReport:
+              overwrite: bool = False, show_progress: bool | None = None,
+              on_result: Callable[[BuildReport], None] | None = None) -> BuildReport:
     """Build an ESM for every source into ``hub``; a failing source is reported, not fatal.
 
     ``models_dir`` keeps each tuned model in ``<models_dir>/<esm id>`` (reused on the next run and
-    by ``stepstone bench transfer``).
+    by ``stepstone bench transfer``). ``on_result`` is called with the report so far after each
+    source (e.g. to save it, so that an interrupted build still says what it finished).
     """
     report = BuildReport()
     base = Encoder(config.model_name, pooling=config.pooling, max_length=config.max_length,
@@ -118,6 +120,8 @@ def build_hub(sources: Sequence[str | os.PathLike | TaskData], hub: Hub, *,
             logger.error("source %s failed: %s", label, err)
         result.seconds = time.perf_counter() - started
         report.results.append(result)
+        if on_result is not None:
+            on_result(report)
     return report
 
 
