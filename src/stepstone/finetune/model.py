@@ -110,7 +110,7 @@ class TunedModel:
 
     @classmethod
     def load(cls, folder: str | Path, *, device: str | torch.device | None = None) -> TunedModel:
-        """Load a model saved by :meth:`save` (safetensors only, never pickle)."""
+        """Load a model saved by :meth:`save` (safetensors and JSON only: nothing in it can run code)."""
         from safetensors.torch import load_file
         from transformers import AutoModel, AutoTokenizer
 
