@@ -214,13 +214,17 @@ def make(out: Path) -> None:
 
 def apply(request_path: Path) -> None:
     """Live check: ``{"esms": [folders], "x": file, "embed": [{model, texts, pairs}],
-    "out": file}``: hfselect's outputs of each ESM on x and its embeddings."""
+    "scores": [{model, esms, texts, labels}], "out": file}``: hfselect's outputs of each ESM on
+    x (``x/<dim>`` for its size), its embeddings and its ESM-LogME scores."""
     import numpy as np
     from safetensors.numpy import load_file, save_file
 
     request = json.loads(request_path.read_text())
-    x = load_file(request["x"])["x"]
-    out = {f"out/{i}": esm_outputs(Path(f), x) for i, f in enumerate(request["esms"])}
+    xs = load_file(request["x"])  # "x", or "x/<dim>" per embedding size
+    out = {}
+    for i, folder in enumerate(request["esms"]):
+        dim = json.loads((Path(folder) / "config.json").read_text())["esm_embedding_dim"]
+        out[f"out/{i}"] = esm_outputs(Path(folder), xs.get(f"x/{dim}", xs.get("x")))
     for i, job in enumerate(request.get("embed", [])):
         out[f"embed/{i}"] = hfselect_embeddings(job["model"], job["texts"], job.get("pairs"))
     for i, job in enumerate(request.get("scores", [])):
