@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_folder, write_json, write_safetensors
+from .._io import atomic_folder, write_json, write_safetensors, write_text
 from ..errors import ESMError, IncompatibleESMError
 from .config import HFSELECT_LAYOUT_VERSION, ESMConfig
 from .model import ESM
@@ -149,7 +149,7 @@ def load_esm(folder: str | os.PathLike, *, expected_dim: int | None = None,
 
 
 def save_esm(esm: ESM, folder: str | os.PathLike, *, dtype: str = "float16",
-             extra_files: dict[str, dict[str, np.ndarray]] | None = None) -> Path:
+             extra_files: dict[str, dict[str, np.ndarray] | str] | None = None) -> Path:
     """Write an ESM folder atomically: files go to a temporary sibling folder that is renamed
     into place, so a crash never leaves a half-written ESM under ``folder``. Callers that may
     race on one folder hold the hub's per-ESM lock.
@@ -159,8 +159,9 @@ def save_esm(esm: ESM, folder: str | os.PathLike, *, dtype: str = "float16",
     the legacy 0.1.0 layout: hfselect reads ``"version": "0.1.0"`` as "legacy keys", and would
     silently ignore ``model.*`` weights under it.
 
-    ``extra_files`` maps file names to tensors saved beside the weights (e.g. source statistics);
-    they are kept out of model.safetensors so hfselect's strict layout stays intact.
+    ``extra_files`` maps file names to tensors saved beside the weights (e.g. source statistics;
+    kept out of model.safetensors so hfselect's strict layout stays intact) or to text (e.g. a
+    model card, README.md).
     """
     if dtype not in STORAGE_DTYPES:
         raise ValueError(f"dtype must be one of {sorted(STORAGE_DTYPES)}, got {dtype!r}")
@@ -175,7 +176,10 @@ def save_esm(esm: ESM, folder: str | os.PathLike, *, dtype: str = "float16",
     config.stepstone = {**config.stepstone, "weight_dtype": dtype}
     with atomic_folder(folder) as tmp:
         write_safetensors(tmp / WEIGHTS_FILE, {"model.weight": weight, "model.bias": bias})
-        for name, tensors in (extra_files or {}).items():
-            write_safetensors(tmp / name, tensors)
+        for name, content in (extra_files or {}).items():
+            if isinstance(content, str):
+                write_text(tmp / name, content)
+            else:
+                write_safetensors(tmp / name, content)
         write_json(tmp / CONFIG_FILE, config.to_dict())
     return Path(folder)

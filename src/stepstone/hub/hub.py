@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 ESM_DIR = "esms"
 CATALOG_FILE = "catalog.sqlite"
 STATS_FILE = "source_stats.safetensors"
+CARD_FILE = "README.md"
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
 
 
@@ -254,8 +255,10 @@ class Hub:
     # --- changes ----------------------------------------------------------------------------------
 
     def add(self, esm: ESM, *, esm_id: str | None = None, overwrite: bool = False,
-            stats: dict[str, np.ndarray] | None = None, dtype: str = "float16") -> HubEntry:
-        """Store an ESM (atomically) and catalogue it."""
+            stats: dict[str, np.ndarray] | None = None, dtype: str = "float16",
+            card: str | None = None) -> HubEntry:
+        """Store an ESM (atomically, under its lock) and catalogue it; ``stats`` are source
+        statistics, ``card`` a model card kept as README.md."""
         esm_id = esm_id or slugify(esm.name)
         if not _ID_PATTERN.match(esm_id):
             raise HubError(f"invalid ESM id {esm_id!r}: use letters, digits, '.', '_', '+', '-'")
@@ -264,8 +267,10 @@ class Hub:
             if folder.exists() and not overwrite:
                 raise ESMExistsError(f"ESM {esm_id!r} is already in hub {self.root} "
                                      "(use overwrite=True / --overwrite to replace it)")
-            save_esm(esm, folder, dtype=dtype,
-                     extra_files={STATS_FILE: stats} if stats else None)
+            extra: dict[str, dict[str, np.ndarray] | str] = {STATS_FILE: stats} if stats else {}
+            if card is not None:
+                extra[CARD_FILE] = card
+            save_esm(esm, folder, dtype=dtype, extra_files=extra)
             failpoint("hub-add", esm_id)  # folder in place, catalog not yet updated
             self.sync()
         return self.entry(esm_id)
