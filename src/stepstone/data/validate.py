@@ -65,7 +65,7 @@ def clean_texts(values: Sequence[Any], *, where: str, column: str) -> list[str]:
     if empty:
         raise EmptyTextError(
             f"{where}: column {column!r} is empty or missing in {len(empty)} of {len(values)} "
-            f"{_rows(empty)}. Remove those rows or fill in the text."
+            f"rows ({_rows(empty)}). Remove those rows or fill in the text."
         )
     if invalid:
         raise DataError(
@@ -133,6 +133,8 @@ def encode_labels(
     kind = next(iter(kinds))
     if task_type is not None:
         task_type = TaskType.parse(task_type)
+    elif label_names is not None:  # declared class names: a classification task
+        task_type = TaskType.CLASSIFICATION
     if kind == "float":
         arr = np.asarray(values, dtype=np.float64)
         if not np.isfinite(arr).all():
@@ -184,9 +186,9 @@ def _class_ids(arr: np.ndarray, *, kind: str, label_names: list[str] | None, whe
         numbers = arr.astype(np.float64)
         if not _class_like(numbers):
             bad = np.flatnonzero(numbers != np.round(numbers)).tolist() or [0]
+            example = arr[bad[0]].item() if isinstance(arr[bad[0]], np.generic) else arr[bad[0]]
             raise LabelError(f"{where}: column {column!r} must hold whole class ids "
-                             f"0..{len(label_names) - 1}, but {_rows(bad)} do not (e.g. "
-                             f"{arr[bad[0]]!r:.40}).")
+                             f"0..{len(label_names) - 1}, not {example!r:.40} ({_rows(bad)}).")
         ids = numbers.astype(np.int64)
         out_of_range = np.flatnonzero((ids < 0) | (ids >= len(label_names))).tolist()
         if out_of_range:

@@ -36,11 +36,11 @@ def read_config(folder: str | os.PathLike) -> ESMConfig:
     path = Path(folder) / CONFIG_FILE
     if not path.is_file():
         raise ESMError(f"{folder}: no {CONFIG_FILE}")
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ESMError(f"{path}: {size} bytes, too large for an ESM config (at most "
+                       f"{MAX_CONFIG_BYTES})")
     try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise ESMError(f"{path}: {size} bytes, too large for an ESM config (at most "
-                           f"{MAX_CONFIG_BYTES})")
         data = json.loads(path.read_bytes().decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise ESMError(f"{path}: not valid JSON ({err})") from err
@@ -74,8 +74,8 @@ def read_weights(folder: str | os.PathLike, *, expected_dim: int | None = None
             else:
                 weight, bias = (handle.get_tensor(k) for k in names)
     except SafetensorError as err:
-        raise ESMError(f"{path}: not a readable safetensors file ({err}); it may be truncated "
-                       "- rebuild or re-download this ESM") from err
+        raise ESMError(f"{path}: not a readable safetensors file ({err}); it is truncated, "
+                       "damaged or not safetensors - rebuild or re-download this ESM") from err
     except (OSError, ValueError, TypeError) as err:
         if isinstance(err, ESMError):
             raise
