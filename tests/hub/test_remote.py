@@ -86,6 +86,9 @@ def test_pull_again_and_after_a_new_revision(hf_cache, tmp_path):
     updated = pull_esms(hub, BASE, repo_ids=["someone/ESM_toy-reviews"])
     assert [(r.status, r.revision) for r in updated.results] == [("updated", revision)]
     np.testing.assert_allclose(hub.get("someone--ESM_toy-reviews").bias, tensors["model.bias"])
+    # a repo named explicitly is pulled even when made for another base model, with a note
+    foreign = pull_esms(hub, BASE, repo_ids=["other/ESM_toy-st"]).results[0]
+    assert foreign.status == "added" and f"made for base model '{BASE_ST}'" in foreign.message
 
 
 def hf_cache_dir() -> str:

@@ -244,6 +244,9 @@ def pull_esms(hub: Hub, base_model: str, *, filters: Sequence[str] = (),
             folder = download_esm(remote, offline=offline)
             result = register_esm(hub, folder, repo_id=remote.repo_id,
                                   revision=remote.revision or folder.name)
+            made_for = hub.entry(result.esm_id).base_model
+            if canonical_model_name(made_for) != canonical_model_name(base_model):
+                result.message = f"made for base model {made_for!r}, not {base_model!r}"
         except Exception as err:  # one bad repo must not stop the pull
             result = PullResult(remote.repo_id, esm_id_for(remote.repo_id), remote.revision,
                                 "failed", _one_line(err))
