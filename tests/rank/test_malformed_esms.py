@@ -162,3 +162,17 @@ def test_verify_reports_every_malformed_esm(hostile_hub):
     for name in set(MALFORMED) - valid_elsewhere:
         assert any(line.startswith(f"{name}: ") for line in report.problems), name
     assert not any(line.startswith(("alpha", "delta")) for line in report.problems)
+
+
+def test_damaged_source_statistics_do_not_stop_a_ranking(tmp_path, tiny_bert, toy_task):
+    hub = Hub(tmp_path / "hub", create=True)
+    for i, name in enumerate(["alpha", "beta"]):
+        esm = add_random_esm(hub, name, tiny_bert, seed=i)
+        hub.add(esm, esm_id=name, overwrite=True, dtype="float32",
+                stats={"text_mean": np.full(D, i + 1.0, np.float32)})
+    (hub.esm_dir / "beta" / "source_stats.safetensors").write_bytes(b"\x00" * 9)
+    ranking = rank_sources(toy_task, hub=Hub(hub.root), method="textemb")
+    assert [s.esm_id for s in ranking] == ["alpha"]
+    assert [s.esm_id for s in ranking.skipped] == ["beta"]
+    problems = Hub(hub.root).verify().problems
+    assert len(problems) == 1 and "beta: " in problems[0] and "source statistics" in problems[0]

@@ -90,10 +90,11 @@ def task_name(source: str | os.PathLike) -> str:
     pool = path if (path / "task.json").is_file() else _find_in_pool(location)
     if pool is not None:
         try:
-            return json.loads((pool / "task.json").read_text(encoding="utf-8")).get(
-                "name", pool.name)
-        except (OSError, ValueError):
+            meta = json.loads((pool / "task.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
             return pool.name
+        name = meta.get("name") if isinstance(meta, dict) else None
+        return name if isinstance(name, str) and name else pool.name
     if path.is_dir():
         return path.name
     if path.is_file():

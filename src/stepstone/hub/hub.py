@@ -239,8 +239,12 @@ class Hub:
             raise ESMNotFoundError(f"no ESM {esm_id!r} in hub {self.root}")
         return load_esm(self.esm_dir / esm_id)
 
-    def stats(self, esm_id: str) -> dict[str, np.ndarray]:
-        """Source statistics stored at build time (mean base embedding, token set), if any."""
+    def stats(self, esm_id: str, *, strict: bool = False) -> dict[str, np.ndarray]:
+        """Source statistics stored at build time (mean base embedding, token set), if any.
+
+        An unreadable file counts as none (with a warning), so that one damaged file cannot stop
+        a ranking; ``strict`` raises ESMError instead (``verify`` reports it).
+        """
         from safetensors import SafetensorError
         from safetensors.numpy import load_file
 
@@ -250,7 +254,10 @@ class Hub:
         try:
             return load_file(str(path))
         except (SafetensorError, OSError, ValueError, TypeError) as err:
-            raise ESMError(f"{path}: unreadable source statistics ({err})") from err
+            if strict:
+                raise ESMError(f"{path}: unreadable source statistics ({err})") from err
+            logger.warning("ignoring unreadable source statistics %s: %s", path, err)
+            return {}
 
     # --- changes ----------------------------------------------------------------------------------
 
@@ -304,7 +311,7 @@ class Hub:
             report.checked += 1
             try:
                 load_esm(self.esm_dir / esm_id)
-                self.stats(esm_id)
+                self.stats(esm_id, strict=True)
             except ESMError as err:
                 report.problems.append(f"{esm_id}: {err}")
                 continue
