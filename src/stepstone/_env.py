@@ -46,3 +46,23 @@ def dataset_pool_dirs() -> list[Path]:
         if d.is_dir() and d.resolve() not in [s.resolve() for s in seen]:
             seen.append(d)
     return seen
+
+
+def hf_cache_dir() -> Path:
+    """The Hugging Face Hub cache, read at call time: ``HF_HUB_CACHE``, else ``$HF_HOME/hub``,
+    else huggingface_hub's default (~/.cache/huggingface/hub)."""
+    env = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    if env:
+        return Path(env).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+def hf_offline() -> bool:
+    """Whether the Hugging Face Hub must not be contacted (``HF_HUB_OFFLINE``, read at call
+    time, or ``TRANSFORMERS_OFFLINE``)."""
+    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    return value.strip().upper() in {"1", "ON", "YES", "TRUE"}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import fcntl
 import json
 
 import numpy as np
@@ -79,10 +80,17 @@ def test_split_source_is_disjoint_and_seeded(toy_pool):
 
 def test_locked_source_is_left_to_the_other_build(tiny_bert, toy_pool, tmp_path):
     hub = Hub(tmp_path / "hub", create=True)
-    with build_module.hub_lock(hub, "alpha") as acquired:
-        assert acquired
+    # another process's lock: flock on a separate open file (the hub's locks are re-entrant
+    # within one thread, so build_module.hub_lock here would not stand for another build)
+    (hub.root / "locks").mkdir(exist_ok=True)
+    with open(hub.root / "locks" / "alpha.lock", "a+") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)
         report = build_hub([toy_pool / "alpha"], hub, config=_config(tiny_bert))
+        with build_module.hub_lock(hub, "alpha") as acquired:
+            assert not acquired
     assert report.results[0].status == "locked" and "alpha" not in hub
+    with build_module.hub_lock(hub, "alpha") as acquired:
+        assert acquired  # released with the other process's file
 
 
 @pytest.mark.parametrize("fit", ["sgd"])

@@ -65,7 +65,7 @@ def test_broken_and_foreign_esms_are_reported_and_the_rest_ranked(ranked_hub, ti
     reasons = {s.esm_id: s.reason for s in ranking.skipped}
     assert set(reasons) == {"beta", "gamma", "other_model", "cls_pooled", "wrong_dim"}
     assert "safetensors" in reasons["beta"]
-    assert "unreadable config" in reasons["gamma"]
+    assert "config.json: not valid JSON" in reasons["gamma"]
     assert "someone/else" in reasons["other_model"]
     assert "cls pooling" in reasons["cls_pooled"]
     assert "16" in reasons["wrong_dim"] and "32" in reasons["wrong_dim"]

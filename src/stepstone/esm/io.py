@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 
-from .._io import TMP_PREFIX, fsync_dir, write_json, write_safetensors
+from .._io import atomic_folder, write_json, write_safetensors, write_text
 from ..errors import ESMError, IncompatibleESMError
-from .config import ESMConfig
+from .config import HFSELECT_LAYOUT_VERSION, ESMConfig
 from .model import ESM
 
 logger = logging.getLogger(__name__)
@@ -28,6 +27,8 @@ WEIGHT_KEYS = ("model.weight", "model.bias")
 LEGACY_KEYS = ("sequential.0.weight", "sequential.0.bias")
 STORAGE_DTYPES = {"float16": np.float16, "float32": np.float32}
 _FLOAT_DTYPES = {"F16", "BF16", "F32", "F64"}
+#: No ESM config comes near this (hfselect's are ~1 kB); a larger file is not read into memory.
+MAX_CONFIG_BYTES = 4 * 2**20
 
 
 def read_config(folder: str | os.PathLike) -> ESMConfig:
@@ -35,17 +36,23 @@ def read_config(folder: str | os.PathLike) -> ESMConfig:
     path = Path(folder) / CONFIG_FILE
     if not path.is_file():
         raise ESMError(f"{folder}: no {CONFIG_FILE}")
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ESMError(f"{path}: {size} bytes, too large for an ESM config (at most "
+                       f"{MAX_CONFIG_BYTES})")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_bytes().decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise ESMError(f"{path}: not valid JSON ({err})") from err
+    except RecursionError as err:  # "[[[[...": json recurses once per level
+        raise ESMError(f"{path}: not valid JSON (nested too deeply)") from err
     return ESMConfig.from_dict(data, where=str(path))
 
 
 def read_weights(folder: str | os.PathLike, *, expected_dim: int | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """``(weight, bias)`` from model.safetensors as stored (float16/32), after checking keys,
-    shapes, dtypes and finiteness."""
+    """``(weight, bias)`` from model.safetensors as stored (float16/32/64; bfloat16 becomes
+    float32), after checking keys, dtypes and shapes (before any tensor is read) and finiteness."""
     from safetensors import SafetensorError, safe_open
 
     path = Path(folder) / WEIGHTS_FILE
@@ -55,21 +62,33 @@ def read_weights(folder: str | os.PathLike, *, expected_dim: int | None = None
         raise ESMError(f"{path}: empty file")
     try:
         with safe_open(str(path), framework="numpy") as handle:
-            keys = set(handle.keys())
-            names = _weight_names(keys, path)
-            for key in names:
-                dtype = handle.get_slice(key).get_dtype()
+            names = _weight_names(set(handle.keys()), path)
+            dtypes = [handle.get_slice(k).get_dtype() for k in names]
+            for key, dtype in zip(names, dtypes):
                 if dtype not in _FLOAT_DTYPES:
                     raise ESMError(f"{path}: tensor {key!r} has dtype {dtype}, expected floats")
-            weight, bias = (handle.get_tensor(k) for k in names)
+            weight_shape, bias_shape = (tuple(handle.get_slice(k).get_shape()) for k in names)
+            _check_shapes(weight_shape, bias_shape, path, expected_dim)
+            if "BF16" in dtypes:  # numpy has no bfloat16
+                weight, bias = _read_bfloat16(path, names)
+            else:
+                weight, bias = (handle.get_tensor(k) for k in names)
     except SafetensorError as err:
-        raise ESMError(f"{path}: not a readable safetensors file ({err}); it may be truncated "
-                       "- rebuild or re-download this ESM") from err
-    except (OSError, ValueError, TypeError) as err:  # bf16 arrives as a numpy error
+        raise ESMError(f"{path}: not a readable safetensors file ({err}); it is truncated, "
+                       "damaged or not safetensors - rebuild or re-download this ESM") from err
+    except (OSError, ValueError, TypeError) as err:
         if isinstance(err, ESMError):
             raise
         raise ESMError(f"{path}: cannot read tensors ({err})") from err
-    _check_shapes(weight, bias, path, expected_dim)
+    _check_finite(weight, bias, path)
+    return weight, bias
+
+
+def _read_bfloat16(path: Path, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        weight, bias = (handle.get_tensor(k).float().numpy() for k in names)
     return weight, bias
 
 
@@ -78,25 +97,30 @@ def _weight_names(keys: set[str], path: Path) -> tuple[str, str]:
         if set(names) <= keys:
             extra = keys - set(names)
             if extra:
-                raise ESMError(f"{path}: unexpected tensors {sorted(extra)}; a linear ESM holds "
-                               f"only {names[0]!r} and {names[1]!r}")
+                raise ESMError(f"{path}: unexpected tensors {sorted(extra)[:5]}; a linear ESM "
+                               f"holds only {names[0]!r} and {names[1]!r}")
             return names
-    raise ESMError(f"{path}: tensors {sorted(keys)} are not a linear ESM (expected "
+    raise ESMError(f"{path}: tensors {sorted(keys)[:5]} are not a linear ESM (expected "
                    f"{WEIGHT_KEYS[0]!r}/{WEIGHT_KEYS[1]!r} or the legacy "
                    f"{LEGACY_KEYS[0]!r}/{LEGACY_KEYS[1]!r})")
 
 
-def _check_shapes(weight: np.ndarray, bias: np.ndarray, path: Path,
+def _check_shapes(weight: tuple[int, ...], bias: tuple[int, ...], path: Path,
                   expected_dim: int | None) -> None:
-    if weight.ndim != 2 or bias.ndim != 1 or weight.shape[0] != bias.shape[0]:
-        raise ESMError(f"{path}: weight {weight.shape} and bias {bias.shape} do not form a "
-                       "linear map (expected (D, D) and (D,))")
-    if weight.shape[0] != weight.shape[1]:
-        raise ESMError(f"{path}: weight {weight.shape} is not square; an ESM maps the embedding "
+    if len(weight) != 2 or len(bias) != 1 or weight[0] != bias[0]:
+        raise ESMError(f"{path}: weight {weight} and bias {bias} do not form a linear map "
+                       "(expected (D, D) and (D,))")
+    if weight[0] != weight[1]:
+        raise ESMError(f"{path}: weight {weight} is not square; an ESM maps the embedding "
                        "space onto itself")
-    if expected_dim is not None and weight.shape[1] != expected_dim:
-        raise IncompatibleESMError(f"{path}: maps {weight.shape[1]}-d embeddings, but the "
+    if weight[0] == 0:
+        raise ESMError(f"{path}: weight {weight} is empty")
+    if expected_dim is not None and weight[1] != expected_dim:
+        raise IncompatibleESMError(f"{path}: maps {weight[1]}-d embeddings, but the "
                                    f"config/encoder has {expected_dim} dimensions")
+
+
+def _check_finite(weight: np.ndarray, bias: np.ndarray, path: Path) -> None:
     for name, array in (("weight", weight), ("bias", bias)):
         finite = np.isfinite(array.astype(np.float32, copy=False))
         if not finite.all():
@@ -109,8 +133,11 @@ def load_esm(folder: str | os.PathLike, *, expected_dim: int | None = None,
 
     Raises ESMError (or IncompatibleESMError when ``expected_dim``/``base_model`` do not match).
     """
+    from ..encode.models import canonical_model_name
+
     config = read_config(folder)
-    if base_model is not None and config.base_model_name != base_model:
+    if base_model is not None and \
+            canonical_model_name(config.base_model_name) != canonical_model_name(base_model):
         raise IncompatibleESMError(f"{folder}: made for base model {config.base_model_name!r}, "
                                    f"not {base_model!r}")
     dim = config.esm_embedding_dim
@@ -122,34 +149,37 @@ def load_esm(folder: str | os.PathLike, *, expected_dim: int | None = None,
 
 
 def save_esm(esm: ESM, folder: str | os.PathLike, *, dtype: str = "float16",
-             extra_files: dict[str, dict[str, np.ndarray]] | None = None) -> Path:
+             extra_files: dict[str, dict[str, np.ndarray] | str] | None = None) -> Path:
     """Write an ESM folder atomically: files go to a temporary sibling folder that is renamed
-    into place, so a crash never leaves a half-written ESM under ``folder``.
+    into place, so a crash never leaves a half-written ESM under ``folder``. Callers that may
+    race on one folder hold the hub's per-ESM lock.
 
-    ``extra_files`` maps file names to tensors saved beside the weights (e.g. source statistics);
-    they are kept out of model.safetensors so hfselect's strict layout stays intact.
+    The weights are always written in hfselect's current layout (``model.weight``/
+    ``model.bias``) with ``"version"`` set to that layout's version, also for an ESM read from
+    the legacy 0.1.0 layout: hfselect reads ``"version": "0.1.0"`` as "legacy keys", and would
+    silently ignore ``model.*`` weights under it.
+
+    ``extra_files`` maps file names to tensors saved beside the weights (e.g. source statistics;
+    kept out of model.safetensors so hfselect's strict layout stays intact) or to text (e.g. a
+    model card, README.md).
     """
     if dtype not in STORAGE_DTYPES:
         raise ValueError(f"dtype must be one of {sorted(STORAGE_DTYPES)}, got {dtype!r}")
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f"{TMP_PREFIX}{folder.name}-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        config = esm.config
-        config.esm_embedding_dim = esm.dim
-        config.stepstone = {**config.stepstone, "weight_dtype": dtype}
-        cast = STORAGE_DTYPES[dtype]
-        write_safetensors(tmp / WEIGHTS_FILE, {"model.weight": esm.weight.astype(cast),
-                                               "model.bias": esm.bias.astype(cast)})
-        for name, tensors in (extra_files or {}).items():
-            write_safetensors(tmp / name, tensors)
+    cast = STORAGE_DTYPES[dtype]
+    weight, bias = esm.weight.astype(cast), esm.bias.astype(cast)
+    if not (np.isfinite(weight).all() and np.isfinite(bias).all()):
+        raise ESMError(f"{folder}: the ESM's weights are not finite as {dtype} (NaN/inf, or "
+                       "beyond float16's range: save it as float32)")
+    config = esm.config
+    config.esm_embedding_dim = esm.dim
+    config.version = HFSELECT_LAYOUT_VERSION
+    config.stepstone = {**config.stepstone, "weight_dtype": dtype}
+    with atomic_folder(folder) as tmp:
+        write_safetensors(tmp / WEIGHTS_FILE, {"model.weight": weight, "model.bias": bias})
+        for name, content in (extra_files or {}).items():
+            if isinstance(content, str):
+                write_text(tmp / name, content)
+            else:
+                write_safetensors(tmp / name, content)
         write_json(tmp / CONFIG_FILE, config.to_dict())
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-        fsync_dir(folder.parent)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+    return Path(folder)

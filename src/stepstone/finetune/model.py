@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._io import write_json, write_safetensors
+from .._failpoints import failpoint
+from .._io import atomic_folder, write_json, write_safetensors
 from ..encode.models import EmbeddingSpec, Pooling, pool
 from ..errors import ModelLoadError
 
@@ -90,24 +91,26 @@ class TunedModel:
     def save(self, folder: str | Path) -> Path:
         """Write ``encoder/`` (transformers safetensors), tokenizer, head and ``tuned.json``.
 
-        ``tuned.json`` is written last: a folder without it is an unfinished save.
+        The folder is written under a temporary name and renamed into place, so a crash never
+        leaves a half-saved model under ``folder`` (and ``tuned.json``, written last, marks a
+        complete save for older folders).
         """
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / TUNED_META).unlink(missing_ok=True)
-        self.model.encoder.save_pretrained(folder / "encoder", safe_serialization=True)
-        self.tokenizer.save_pretrained(folder / "encoder")
-        head = {k: v.detach().cpu().numpy() for k, v in self.model.head.state_dict().items()}
-        write_safetensors(folder / HEAD_FILE, head)
-        meta = {"spec": self.spec.to_dict(), "task": self.task, "config": self.config,
-                "log": asdict(self.log), "label_shift": self.label_shift,
-                "label_scale": self.label_scale}
-        write_json(folder / TUNED_META, meta)
+        with atomic_folder(folder) as tmp:
+            self.model.encoder.save_pretrained(tmp / "encoder", safe_serialization=True)
+            failpoint("tuned-save", folder.name)
+            self.tokenizer.save_pretrained(tmp / "encoder")
+            head = {k: v.detach().cpu().numpy() for k, v in self.model.head.state_dict().items()}
+            write_safetensors(tmp / HEAD_FILE, head)
+            meta = {"spec": self.spec.to_dict(), "task": self.task, "config": self.config,
+                    "log": asdict(self.log), "label_shift": self.label_shift,
+                    "label_scale": self.label_scale}
+            write_json(tmp / TUNED_META, meta)
         return folder
 
     @classmethod
     def load(cls, folder: str | Path, *, device: str | torch.device | None = None) -> TunedModel:
-        """Load a model saved by :meth:`save` (safetensors only, never pickle)."""
+        """Load a model saved by :meth:`save` (safetensors and JSON only: nothing in it can run code)."""
         from safetensors.torch import load_file
         from transformers import AutoModel, AutoTokenizer
 

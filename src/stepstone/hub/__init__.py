@@ -3,6 +3,9 @@
 from .build import BuildConfig, BuildReport, SourceResult, build_hub, source_stats, split_source
 from .catalog import HubEntry
 from .hub import Hub, HubReport, slugify
+from .publish import export_esm, model_card, push_esm
+from .remote import PullReport, find_esm_repos, pull_esms
 
-__all__ = ["BuildConfig", "BuildReport", "Hub", "HubEntry", "HubReport", "SourceResult",
-           "build_hub", "slugify", "source_stats", "split_source"]
+__all__ = ["BuildConfig", "BuildReport", "Hub", "HubEntry", "HubReport", "PullReport",
+           "SourceResult", "build_hub", "export_esm", "find_esm_repos", "model_card",
+           "pull_esms", "push_esm", "slugify", "source_stats", "split_source"]

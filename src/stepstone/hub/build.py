@@ -8,12 +8,10 @@ builds share one hub.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import numpy as np
 
 from .. import __version__
 from .._env import DEFAULT_MODEL
+from .._io import recover_folder
 from .._progress import progress
 from ..data.loaders import load_task, task_name
 from ..data.task import TaskData
@@ -81,6 +80,7 @@ class SourceResult:
     message: str = ""
     seconds: float = 0.0
     fit: dict[str, Any] = field(default_factory=dict)
+    reused_model: bool = False  # a kept tuned model was loaded instead of fine-tuning again
 
 
 @dataclass
@@ -97,11 +97,13 @@ class BuildReport:
 
 def build_hub(sources: Sequence[str | os.PathLike | TaskData], hub: Hub, *,
               config: BuildConfig = BuildConfig(), models_dir: str | os.PathLike | None = None,
-              overwrite: bool = False, show_progress: bool | None = None) -> BuildReport:
+              overwrite: bool = False, show_progress: bool | None = None,
+              on_result: Callable[[BuildReport], None] | None = None) -> BuildReport:
     """Build an ESM for every source into ``hub``; a failing source is reported, not fatal.
 
     ``models_dir`` keeps each tuned model in ``<models_dir>/<esm id>`` (reused on the next run and
-    by ``stepstone bench transfer``).
+    by ``stepstone bench transfer``). ``on_result`` is called with the report so far after each
+    source (e.g. to save it, so that an interrupted build still says what it finished).
     """
     report = BuildReport()
     base = Encoder(config.model_name, pooling=config.pooling, max_length=config.max_length,
@@ -118,6 +120,8 @@ def build_hub(sources: Sequence[str | os.PathLike | TaskData], hub: Hub, *,
             logger.error("source %s failed: %s", label, err)
         result.seconds = time.perf_counter() - started
         report.results.append(result)
+        if on_result is not None:
+            on_result(report)
     return report
 
 
@@ -141,7 +145,13 @@ def _build_source(source: Any, hub: Hub, *, base: Encoder, config: BuildConfig,
         train, held = split_source(full, num_examples=config.num_examples,
                                    held_out=config.held_out, seed=config.seed)
         model_folder = Path(models_dir) / esm_id if models_dir is not None else None
-        tuned, tune_seconds = tuned_source_model(train, config, model_folder, show_progress)
+        if model_folder is not None:  # we hold the lock: leftovers are a crashed build's
+            for line in recover_folder(model_folder):
+                logger.warning("%s: %s", models_dir, line)
+        kept = kept_source_model(train, config, model_folder)
+        result.reused_model = kept is not None
+        tuned, tune_seconds = (kept, kept.log.seconds) if kept is not None else \
+            _fine_tune_and_keep(train, config, model_folder, show_progress)
         esm, stats, timings = _fit_esm(train, held, tuned, base=base, config=config)
         timings["fine_tune"] = tune_seconds
         esm.config.stepstone["build"] = {"seconds": timings, "device": tuned.log.device,
@@ -173,19 +183,35 @@ def tuned_source_model(train: TaskData, config: BuildConfig, folder: Path | None
     """The source model fine-tuned on ``train``: loaded from ``folder`` when a model made with
     the same settings is kept there, else fine-tuned (and kept in ``folder``). Returns the model
     and the seconds its fine-tuning took."""
-    if folder is not None and TunedModel.is_saved(folder):
-        tuned = TunedModel.load(folder, device=config.device)
-        if tuned.task.get("origin", {}).get("num_examples") == len(train) \
-                and tuned.config == config.finetune.to_dict():
-            logger.info("reusing tuned model %s", folder)
-            return tuned, tuned.log.seconds
-        logger.info("tuned model in %s was made with other settings: fine-tuning again", folder)
+    kept = kept_source_model(train, config, folder)
+    if kept is not None:
+        return kept, kept.log.seconds
+    return _fine_tune_and_keep(train, config, folder, show_progress)
+
+
+def _fine_tune_and_keep(train: TaskData, config: BuildConfig, folder: Path | None,
+                        show_progress: bool | None) -> tuple[TunedModel, float]:
     tuned = fine_tune(train, model_name=config.model_name, config=config.finetune,
                       pooling=config.pooling, max_length=config.max_length, device=config.device,
                       show_progress=show_progress)
     if folder is not None:
         tuned.save(folder)
     return tuned, tuned.log.seconds
+
+
+def kept_source_model(train: TaskData, config: BuildConfig, folder: Path | None
+                      ) -> TunedModel | None:
+    """The tuned model kept in ``folder`` if it was made on ``train``'s size with these
+    fine-tuning settings, else None."""
+    if folder is None or not TunedModel.is_saved(folder):
+        return None
+    tuned = TunedModel.load(folder, device=config.device)
+    if tuned.task.get("origin", {}).get("num_examples") == len(train) \
+            and tuned.config == config.finetune.to_dict():
+        logger.info("reusing tuned model %s", folder)
+        return tuned
+    logger.info("tuned model in %s was made with other settings: fine-tuning again", folder)
+    return None
 
 
 def _fit_esm(train: TaskData, held: TaskData, tuned: TunedModel, *, base: Encoder,
@@ -275,25 +301,6 @@ def _esm_config(train: TaskData, tuned: TunedModel, config: BuildConfig,
     )
 
 
-@contextmanager
-def hub_lock(hub: Hub, esm_id: str) -> Iterator[bool]:
-    """An exclusive, non-blocking per-ESM lock (fcntl; released by the OS if the process dies)."""
-    lock_dir = hub.root / "locks"
-    try:
-        lock_dir.mkdir(exist_ok=True)
-        handle = open(lock_dir / f"{esm_id}.lock", "a+")
-    except OSError:  # read-only hub: nothing to coordinate
-        yield True
-        return
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-    finally:
-        handle.close()
+def hub_lock(hub: Hub, esm_id: str):
+    """The ESM's lock, without waiting: yields False when another build holds it."""
+    return hub.lock(esm_id, blocking=False)

@@ -16,6 +16,7 @@ from ..data.task import TaskData, TaskType
 from ..encode.encoder import Encoder
 from ..encode.models import canonical_model_name
 from ..errors import HubError
+from ..esm.embedding import expected_embedding
 from ..hub.catalog import HubEntry
 from ..hub.hub import Hub
 from .diverse import select_diverse
@@ -54,14 +55,15 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
                      label_column=label_column, task_type=task_type, split=split,
                      num_examples=num_examples, seed=seed)
     entries = hub.entries(**(filters or {}))
-    skipped = [Skipped(i, f"unreadable config: {why}") for i, why in sorted(hub.broken.items())]
+    skipped = [Skipped(i, why) for i, why in sorted(hub.broken.items())]
+    expected = _expected_embeddings(entries)
     if encoder is None:
-        spec = _hub_spec(entries, hub, model_name)
+        spec = _hub_spec(entries, expected, hub, model_name)
         encoder = Encoder(spec.get("model_name") or model_name, pooling=spec.get("pooling"),
                           max_length=spec.get("max_length", 128),
                           pair_mode=spec.get("pair_mode", "tokenizer"), device=device,
                           show_progress=show_progress)
-    entries, more_skipped = _compatible(entries, encoder)
+    entries, more_skipped = _compatible(entries, expected, encoder, pairs=task.is_pair)
     skipped += more_skipped
     if not entries:
         example = f" (e.g. {skipped[0].esm_id}: {skipped[0].reason})" if skipped else ""
@@ -98,20 +100,29 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
                    selection=selection)
 
 
-def _hub_spec(entries: list[HubEntry], hub: Hub, model_name: str | None) -> dict[str, Any]:
-    """The embedding the hub's ESMs expect: the most common recorded spec among the entries
-    (for ``model_name`` when given). ESMs made elsewhere record none; hfselect embeds pairs as
-    one "a [SEP] b" string, so that is assumed for them."""
+def _expected_embeddings(entries: list[HubEntry]) -> dict[str, dict[str, Any]]:
+    """esm id -> the embedding spec its ESM expects (hfselect's for ESMs that record none)."""
+    hfselect: dict[str, dict[str, Any]] = {}  # one look-up per base model, not per ESM
+    out = {}
+    for entry in entries:
+        if entry.config.get("stepstone", {}).get("embedding"):
+            out[entry.id] = expected_embedding(entry.base_model, entry.config)
+        else:
+            if entry.base_model not in hfselect:
+                hfselect[entry.base_model] = expected_embedding(entry.base_model, {})
+            out[entry.id] = hfselect[entry.base_model]
+    return out
+
+
+def _hub_spec(entries: list[HubEntry], expected: dict[str, dict[str, Any]], hub: Hub,
+              model_name: str | None) -> dict[str, Any]:
+    """The embedding to use: the most common one the entries expect (among those for
+    ``model_name`` when given)."""
     if model_name is None and not entries:
         raise HubError(f"hub {hub.root} has no ESMs (matching the filters) to rank")
     wanted = canonical_model_name(model_name) if model_name else None
-    specs = []
-    for entry in entries:
-        if wanted and canonical_model_name(entry.base_model) != wanted:
-            continue
-        recorded = entry.config.get("stepstone", {}).get("embedding") or {
-            "model_name": entry.base_model, "pair_mode": "sep-string"}
-        specs.append(tuple(sorted(recorded.items())))
+    specs = [tuple(sorted(expected[e.id].items())) for e in entries
+             if not wanted or canonical_model_name(e.base_model) == wanted]
     if not specs:
         return {"model_name": model_name}
     spec = dict(collections.Counter(specs).most_common(1)[0][0])
@@ -120,22 +131,27 @@ def _hub_spec(entries: list[HubEntry], hub: Hub, model_name: str | None) -> dict
     return spec
 
 
-def _compatible(entries: list[HubEntry], encoder: Encoder) -> tuple[list[HubEntry],
-                                                                       list[Skipped]]:
-    """Keep ESMs made for this encoder: same base model and, when recorded, same pooling and
-    max length (an ESM maps one embedding space; another one gives meaningless scores)."""
+def _compatible(entries: list[HubEntry], expected: dict[str, dict[str, Any]], encoder: Encoder,
+                *, pairs: bool) -> tuple[list[HubEntry], list[Skipped]]:
+    """Keep ESMs made for this encoder's embedding: same base model, pooling and max length,
+    and for a target of text pairs the same way of joining them (an ESM maps one embedding
+    space; another one gives meaningless scores)."""
     spec = encoder.spec
     keep, skipped = [], []
     for entry in entries:
-        recorded = entry.config.get("stepstone", {}).get("embedding", {})
+        want = expected[entry.id]
         if canonical_model_name(entry.base_model) != spec.model_name:
             skipped.append(Skipped(entry.id, f"made for base model {entry.base_model!r}, the "
                                              f"target is embedded with {spec.model_name!r}"))
-        elif recorded and (recorded.get("pooling") != spec.pooling.value
-                           or recorded.get("max_length") != spec.max_length):
-            skipped.append(Skipped(entry.id, f"made for {recorded.get('pooling')} pooling, "
-                                             f"max length {recorded.get('max_length')}; the target "
+        elif want.get("pooling") != spec.pooling.value or \
+                want.get("max_length") != spec.max_length:
+            skipped.append(Skipped(entry.id, f"made for {want.get('pooling')} pooling, "
+                                             f"max length {want.get('max_length')}; the target "
                                              f"uses {spec.pooling.value}, {spec.max_length}"))
+        elif pairs and want.get("pair_mode", "tokenizer") != spec.pair_mode.value:
+            skipped.append(Skipped(entry.id, f"made for text pairs joined as "
+                                             f"{want.get('pair_mode', 'tokenizer')!r}; the target "
+                                             f"uses {spec.pair_mode.value!r}"))
         else:
             keep.append(entry)
     return keep, skipped
