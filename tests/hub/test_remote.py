@@ -19,10 +19,10 @@ from safetensors.numpy import load_file, save_file
 from stepstone.cli import main
 from stepstone.errors import HubError
 from stepstone.esm import load_esm
-from stepstone.hub import Hub, export_esm, find_esm_repos, pull_esms, push_esm
+from stepstone.hub import Hub, find_esm_repos, pull_esms, push_esm
 from stepstone.rank import rank_sources
 from tests.esm.test_hfselect_interop import BASE, BASE_ST, FIXTURES
-from tests.hfcache import cache_folder, cache_repo
+from tests.hfcache import cache_folder
 
 REPOS = {"someone/ESM_toy-reviews": "esm-current", "someone/ESM_toy-legacy": "esm-legacy",
          "other/ESM_toy-st": "esm-sentence-transformers"}

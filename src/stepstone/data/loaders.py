@@ -6,7 +6,6 @@ validates texts and labels and draws the requested sample.
 
 from __future__ import annotations
 
-import codecs
 import json
 import logging
 import os
@@ -16,19 +15,13 @@ from typing import Any
 import numpy as np
 
 from .._env import dataset_pool_dirs
-from ..errors import ColumnNotFoundError, DataError, DatasetNotFoundError, LabelError
+from ..errors import DataError, DatasetNotFoundError, LabelError
+from .frames import LABEL_COLUMNS, task_from_frame
+from .readers import COMPRESSED, FILE_KINDS, file_kind, read_table
 from .task import TaskData, TaskOrigin, TaskType
-from .validate import clean_texts, encode_labels
 
 logger = logging.getLogger(__name__)
 
-TEXT_COLUMNS = ("text", "sentence", "sentence1", "question", "premise", "content", "review")
-LABEL_COLUMNS = ("label", "labels", "score", "target", "class", "y")
-PAIR_FOR_TEXT = {"text": "text_pair", "sentence1": "sentence2", "premise": "hypothesis",
-                 "question": "answer"}
-FILE_KINDS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
-              ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
-_COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst")
 
 
 def load_task(
@@ -139,7 +132,7 @@ def _looks_like_path(location: str) -> bool:
     suffixes = [s.lower() for s in Path(location).suffixes]
     return (
         location.startswith((".", "/", "~"))
-        or any(s in FILE_KINDS or s in _COMPRESSED for s in suffixes)
+        or any(s in FILE_KINDS or s in COMPRESSED for s in suffixes)
         or location.count("/") > 1
         or os.sep != "/" and os.sep in location
     )
@@ -155,103 +148,9 @@ def _find_in_pool(name: str) -> Path | None:
     return None
 
 
-def _file_kind(path: Path) -> str | None:
-    suffixes = [s.lower() for s in path.suffixes]
-    while suffixes and suffixes[-1] in _COMPRESSED:
-        suffixes.pop()
-    return FILE_KINDS.get(suffixes[-1]) if suffixes else None
-
-
-# --- readers ------------------------------------------------------------------------------------
-
-
-def read_table(path: Path) -> Any:
-    """Read a data file into a DataFrame; texts in CSV/TSV stay strings (no number parsing)."""
-    import pandas as pd
-
-    kind = _file_kind(path)
-    if kind is None:
-        raise DataError(
-            f"{path}: unknown file type {''.join(path.suffixes) or '(none)'}; use one of "
-            f"{', '.join(sorted(FILE_KINDS))} (optionally compressed)."
-        )
-    encoding = "utf-8"
-    try:
-        if kind == "parquet":
-            return pd.read_parquet(path)
-        encoding = text_encoding(path)
-        if kind in ("csv", "tsv"):
-            return pd.read_csv(path, sep="\t" if kind == "tsv" else ",", dtype=str,
-                               keep_default_na=False, encoding=encoding)
-        if kind == "jsonl":
-            return pd.DataFrame.from_records(_read_jsonl(path, encoding))
-        return _read_json(path, encoding)
-    except UnicodeError as err:
-        where = f" ({err.reason} at byte {err.start})" if isinstance(err, UnicodeDecodeError) \
-            else ""
-        raise DataError(f"{path}: not valid {encoding.upper()} text{where}; re-save the file as "
-                        "UTF-8.") from err
-    except DataError:
-        raise
-    except Exception as err:  # pandas/pyarrow parse errors have many types
-        raise DataError(f"{path}: cannot be read as {kind}: {err}") from err
-
-
-_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-         (codecs.BOM_UTF16_BE, "utf-16"))
-
-
-def text_encoding(path: Path) -> str:
-    """UTF-8, or the UTF-8/16/32 encoding that the file's byte-order mark announces (Excel
-    writes CSV with a UTF-8 BOM and "Unicode text" as UTF-16)."""
-    import pandas as pd
-
-    with pd.io.common.get_handle(path, "rb", compression="infer", is_text=False) as handle:
-        head = handle.handle.read(4)
-    return next((name for bom, name in _BOMS if head.startswith(bom)), "utf-8")
-
-
-def _read_jsonl(path: Path, encoding: str = "utf-8") -> list[dict[str, Any]]:
-    import pandas as pd
-
-    with pd.io.common.get_handle(path, "r", encoding=encoding, compression="infer") as handle:
-        rows = []
-        for line_no, line in enumerate(handle.handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}: line {line_no} is not valid JSON ({err.msg}).") from err
-            if not isinstance(row, dict):
-                raise DataError(f"{path}: line {line_no} is a JSON {type(row).__name__}, "
-                                "expected an object with one key per column.")
-            rows.append(row)
-    return rows
-
-
-def _read_json(path: Path, encoding: str = "utf-8") -> Any:
-    import pandas as pd
-
-    with pd.io.common.get_handle(path, "r", encoding=encoding, compression="infer") as handle:
-        text = handle.handle.read()
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:  # maybe JSON lines saved as .json
-        return pd.DataFrame.from_records(_read_jsonl(path, encoding))
-    if isinstance(data, dict):  # {"data": [...]} or column-oriented
-        records = next((v for v in data.values() if isinstance(v, list) and v
-                        and all(isinstance(r, dict) for r in v)), None)
-        return pd.DataFrame.from_records(records) if records is not None else pd.DataFrame(data)
-    if isinstance(data, list) and all(isinstance(r, dict) for r in data):
-        return pd.DataFrame.from_records(data)
-    raise DataError(f"{path}: expected a JSON list of objects (one per row).")
-
-
 def _load_file(path: Path, *, name: str | None, **columns: Any) -> TaskData:
     frame = read_table(path)
-    kind = _file_kind(path) or "file"
+    kind = file_kind(path) or "file"
     stem = path.name.split(".")[0]
     origin = TaskOrigin(location=str(path), kind=kind)
     return task_from_frame(frame, name=name or stem, where=str(path), origin=origin, **columns)
@@ -260,7 +159,7 @@ def _load_file(path: Path, *, name: str | None, **columns: Any) -> TaskData:
 def _load_split_folder(path: Path, *, split: str | None, name: str | None,
                        **columns: Any) -> TaskData:
     split = split or "train"
-    files = sorted(p for p in path.iterdir() if p.name.split(".")[0] == split and _file_kind(p))
+    files = sorted(p for p in path.iterdir() if p.name.split(".")[0] == split and file_kind(p))
     if not files:
         raise DatasetNotFoundError(
             f"{path}: folder has no task.json and no {split}.<csv|tsv|jsonl|json|parquet> file; "
@@ -323,7 +222,8 @@ def _load_hf(dataset_id: str, *, split: str | None, subset: str | None, name: st
     try:
         import datasets
     except ImportError as err:  # pragma: no cover - datasets is a dependency
-        raise DatasetNotFoundError(f"{dataset_id!r} is not a local file and `datasets` is missing")
+        raise DatasetNotFoundError(
+            f"{dataset_id!r} is not a local file and `datasets` is missing") from err
     split = split or "train"
     try:
         hf = datasets.load_dataset(dataset_id, subset, split=split)
@@ -344,81 +244,3 @@ def _load_hf(dataset_id: str, *, split: str | None, subset: str | None, name: st
     full_name = name or (f"{dataset_id}:{subset}" if subset else dataset_id)
     return task_from_frame(hf.to_pandas(), name=full_name, where=f"hf:{dataset_id}",
                            origin=origin, label_names=label_names, **columns)
-
-
-# --- columns -> TaskData -----------------------------------------------------------------------
-
-
-def _pick(frame_columns: list[str], given: str | None, candidates: tuple[str, ...], *,
-          role: str, where: str, option: str) -> str:
-    if given is not None:
-        if given not in frame_columns:
-            raise ColumnNotFoundError(
-                f"{where}: no {role} column {given!r}; columns are {frame_columns}. "
-                f"Pass the right name with {option}."
-            )
-        return given
-    for candidate in candidates:
-        if candidate in frame_columns:
-            return candidate
-    raise ColumnNotFoundError(
-        f"{where}: cannot tell which column holds the {role} (looked for "
-        f"{', '.join(candidates)}); columns are {frame_columns}. Pass it with {option}."
-    )
-
-
-def task_from_frame(frame: Any, *, name: str, where: str, origin: TaskOrigin,
-                    text_column: str | None = None, pair_column: str | None = None,
-                    label_column: str | None = None, task_type: TaskType | str | None = None,
-                    label_names: list[str] | None = None) -> TaskData:
-    """Validate the columns of a DataFrame and build a TaskData."""
-    columns = [str(c) for c in frame.columns]
-    if len(frame) == 0:
-        raise DataError(f"{where}: the dataset is empty (no rows).")
-    text_col = _pick(columns, text_column, TEXT_COLUMNS, role="text", where=where,
-                     option="--text-column")
-    label_col = _pick(columns, label_column, LABEL_COLUMNS, role="label", where=where,
-                      option="--label-column")
-    pair_col = pair_column
-    if pair_col is None and text_column is None and PAIR_FOR_TEXT.get(text_col) in columns:
-        pair_col = PAIR_FOR_TEXT[text_col]
-    if pair_col is not None:
-        pair_col = _pick(columns, pair_col, (), role="text pair", where=where,
-                         option="--pair-column")
-    chosen = [c for c in (text_col, label_col, pair_col) if c is not None]
-    if len(set(chosen)) < len(chosen):
-        raise DataError(f"{where}: text, pair and label columns must differ "
-                        f"(got {text_col!r}, {pair_col!r}, {label_col!r}).")
-    for column in dict.fromkeys(chosen):
-        if columns.count(column) > 1:
-            raise DataError(f"{where}: column {column!r} appears {columns.count(column)} times; "
-                            "give the columns unique names.")
-    frame = frame.set_axis(columns, axis=1)  # a relabelled view: the caller's frame stays as is
-    texts = clean_texts(frame[text_col].tolist(), where=where, column=text_col)
-    pairs = (clean_texts(frame[pair_col].tolist(), where=where, column=pair_col)
-             if pair_col else None)
-    raw_labels = frame[label_col].tolist()
-    if origin.kind in ("csv", "tsv"):
-        raw_labels = _parse_text_labels(raw_labels)
-    labels, kind, names = encode_labels(raw_labels, where=where, column=label_col,
-                                        task_type=task_type, label_names=label_names)
-    logger.info("%s: %d examples, %s%s", name, len(texts), kind.value,
-                f" with {len(names)} classes" if names else "")
-    origin = TaskOrigin(**{**origin.to_dict(), "text_column": text_col, "pair_column": pair_col,
-                           "label_column": label_col, "total_examples": len(texts)})
-    return TaskData(texts=texts, labels=labels, task_type=kind, name=name, text_pairs=pairs,
-                    label_names=names, origin=origin)
-
-
-def _parse_text_labels(values: list[Any]) -> list[Any]:
-    """CSV cells are read as text: turn numeric label columns back into numbers."""
-    cells = [None if v is None or (isinstance(v, str) and not v.strip()) else v for v in values]
-    present = [v for v in cells if v is not None]
-    for convert in (int, float):
-        try:
-            converted = [convert(v) for v in present]
-        except (TypeError, ValueError):
-            continue
-        it = iter(converted)
-        return [None if v is None else next(it) for v in cells]
-    return cells
