@@ -10,6 +10,7 @@ from stepstone.data import load_task
 from stepstone.finetune import FineTuneConfig
 from stepstone.hub import BuildConfig, Hub, build_hub, split_source
 from stepstone.hub import build as build_module
+from stepstone.hub import source_esm
 
 
 def _config(tiny_bert: str, **kw) -> BuildConfig:
@@ -48,7 +49,7 @@ def test_rebuild_skips_finished_sources_and_reuses_kept_models(tiny_bert, toy_po
     def no_fine_tuning(*args, **kwargs):
         raise AssertionError("fine-tuned again")
 
-    monkeypatch.setattr(build_module, "fine_tune", no_fine_tuning)
+    monkeypatch.setattr(source_esm, "fine_tune", no_fine_tuning)
     again = build_hub([toy_pool / "alpha"], hub, config=config, models_dir=models)
     assert again.results[0].status == "skipped"
     # an interrupted build (ESM missing, tuned model kept) resumes without fine-tuning
