@@ -31,13 +31,14 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
                  task_type: TaskType | str | None = None, split: str | None = None,
                  include_target: bool = False, encoder: Encoder | None = None,
                  filters: dict[str, Any] | None = None, device: str | None = None,
-                 show_progress: bool | None = None) -> Ranking:
+                 precision: str = "float32", show_progress: bool | None = None) -> Ranking:
     """Rank the hub's sources for ``target`` (anything :func:`stepstone.data.load_task` reads).
 
     The base model defaults to the one the hub's ESMs were made for. ESMs for another base
     model or embedding size, broken ESM files and non-finite scores are left out and listed in
     ``Ranking.skipped``; the target's own task, when the hub has it, is listed in
-    ``Ranking.excluded`` (or ranked, marked, with ``include_target=True``).
+    ``Ranking.excluded`` (or ranked, marked, with ``include_target=True``). ``precision``
+    ("float32" or "bfloat16") is the encoder's forward pass arithmetic.
     """
     started = time.perf_counter()
     hub = hub if isinstance(hub, Hub) else Hub(hub if hub is not None else default_hub_path())
@@ -51,7 +52,7 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
         encoder = Encoder(spec.get("model_name") or model_name, pooling=spec.get("pooling"),
                           max_length=spec.get("max_length", 128),
                           pair_mode=spec.get("pair_mode", "tokenizer"), device=device,
-                          show_progress=show_progress)
+                          show_progress=show_progress, precision=precision)
     entries, more_skipped = _compatible(entries, encoder)
     skipped += more_skipped
     if not entries:
@@ -77,7 +78,8 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
     for s in skipped:
         logger.warning("left out %s: %s", s.esm_id, s.reason)
     return Ranking(target=task.summary(), method=method, sources=sources, skipped=skipped,
-                   excluded=excluded, embedding=encoder.spec.to_dict(), hub=str(hub.root),
+                   excluded=excluded, hub=str(hub.root),
+                   embedding={**encoder.spec.to_dict(), "precision": encoder.precision.value},
                    timings=timings, library_version=__version__)
 
 
