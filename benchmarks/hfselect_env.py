@@ -15,21 +15,25 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("HFSELECT_VENV", REPO / ".cache" / "hfselect-venv"))
-PACKAGES = ["torch==2.13.0", "hf-dataset-selector==0.2.1"]
+# scipy: hfselect's LogME runs np.linalg under numba, which needs scipy's LAPACK (hfselect does
+# not declare it)
+PACKAGES = ["torch==2.13.0", "hf-dataset-selector==0.2.1", "scipy"]
 
 
 def hfselect_python() -> Path:
     """Path of the venv's python, creating the venv on first use."""
     python = VENV / "bin" / "python"
     marker = VENV / ".complete"
-    if marker.is_file():
+    wanted = "\n".join(PACKAGES) + "\n"
+    if marker.is_file() and marker.read_text() == wanted:
         return python
     VENV.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    if not python.is_file():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     # torch first, alone: the local CPU wheel, never a CUDA build pulled in by a dependency
     for package in PACKAGES:
         subprocess.run([str(python), "-m", "pip", "install", "-q", package], check=True)
-    marker.write_text("\n".join(PACKAGES) + "\n")
+    marker.write_text(wanted)
     return python
 
 

@@ -34,17 +34,20 @@ class TorchESMLogME:
                                        dtype=torch.float64, device=self.device)
         self._cross = torch.as_tensor(stats.cross, dtype=torch.float64, device=self.device)
 
-    def __call__(self, maps: np.ndarray) -> np.ndarray:
-        """Shapes: maps (B, D+1, D') in any float dtype -> scores (B,)."""
+    def __call__(self, maps: Any) -> np.ndarray:
+        """Shapes: maps (B, D+1, D') in any float dtype, a numpy array or a torch tensor (on any
+        device) -> scores (B,)."""
         return np.concatenate([self._batch(maps[i:i + self.batch_size])
                                for i in range(0, len(maps), self.batch_size)] or [np.zeros(0)])
 
-    def _batch(self, maps: np.ndarray) -> np.ndarray:
+    def _batch(self, maps: Any) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
+            if isinstance(maps, np.ndarray):
+                maps = torch.from_numpy(np.ascontiguousarray(maps))
             # copy in the stored precision (half the bytes for float16 maps), widen on device
-            a = torch.as_tensor(np.ascontiguousarray(maps)).to(self.device).to(torch.float64)
+            a = maps.to(self.device).to(torch.float64)
             m = torch.matmul(self._factor, a)  # (B, D+1, D')
             gram = torch.matmul(m.transpose(1, 2), m)
             cross = torch.matmul(a.transpose(1, 2), self._cross)  # (B, D', K)

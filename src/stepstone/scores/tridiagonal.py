@@ -8,7 +8,7 @@ fixed point is a function of T + tI (t = α/β), which is factored in O(D) as L�
     γ = Σσ/(σ+t) = D − t·tr((T + tI)⁻¹)      log det(T + tI) = Σ log p_i
 
 The diagonal of (T + tI)⁻¹ comes from the pivots of the top-down and the bottom-up
-factorisations (1 / (p_i + q_i − (T_ii + t))). Zero eigenvalues need no special care: they are in T
+factorisations (1 / (p_i + q_i − (T_ii + t))), which run as one recurrence. Zero eigenvalues need no special care: they are in T
 like the others, so log det includes the (D − k)·log α term of rank-deficient features, exactly as
 the naive evidence with an explicit D x D log-determinant.
 
@@ -45,13 +45,33 @@ def tridiagonal_evidence(diag: np.ndarray, off: np.ndarray, proj: np.ndarray, y_
 
 
 class _Lanes:
-    """Tridiagonal systems side by side: column j of every (D, L) array is one lane."""
+    """Tridiagonal systems side by side: column j of every (D, L) array is one lane.
+
+    The arrays of the active lanes are gathered once per change of the active set (lanes drop
+    out as they converge), and every step writes into buffers reused across iterations.
+    """
 
     def __init__(self, diag: np.ndarray, off: np.ndarray, proj: np.ndarray,
                  y_sq: np.ndarray) -> None:
         self.diag, self.off, self.proj, self.y_sq = diag, off, proj, y_sq
-        self.off2 = off * off
         self.failed = np.zeros(diag.shape[1], dtype=bool)
+        self._idx: np.ndarray | None = None
+
+    def _gather(self, idx: np.ndarray) -> None:
+        if self._idx is not None and np.array_equal(idx, self._idx):
+            return
+        self._idx = idx
+        whole = len(idx) == self.diag.shape[1]
+        diag, off, proj = (a if whole else a[:, idx] for a in (self.diag, self.off, self.proj))
+        # both pivot recurrences at once: row i holds step i of the top-down and of the
+        # bottom-up factorisation
+        self._diag2 = np.stack([diag, diag[::-1]], axis=1)  # (D, 2, L)
+        off2 = off * off
+        self._coupling = np.stack([off2, off2[::-1]], axis=1)  # (D-1, 2, L)
+        self._off, self._proj = off, proj
+        self._pivots = np.empty_like(self._diag2)
+        self._x = np.empty_like(proj)
+        self._work = np.empty_like(proj)
 
     def moments(self, t: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
         """γ, ‖m‖², ‖y − Fm‖² at t for the active lanes (zeros elsewhere)."""
@@ -59,76 +79,65 @@ class _Lanes:
         gamma, m2, res2 = (np.zeros(len(t)) for _ in range(3))
         if len(idx) == 0:
             return gamma, m2, res2
-        whole = len(idx) == len(t)
-        diag, off, off2, proj = (a if whole else a[:, idx]
-                                 for a in (self.diag, self.off, self.off2, self.proj))
+        self._gather(idx)
         t_act = t[idx]
-        shifted = diag + t_act
-        down, up = _pivots(shifted, off2)
-        ok = (down > 0).all(0) & (up > 0).all(0)
-        self.failed[idx[~ok]] = True
         with np.errstate(divide="ignore", invalid="ignore"):
-            x = _solve(down, off, proj)
-            trace_inv = (1.0 / (down + up - shifted)).sum(0)
-            cx = (proj * x).sum(0)
-            xx = (x * x).sum(0)
-        gamma[idx] = diag.shape[0] - t_act * trace_inv
+            shifted = np.add(self._diag2, t_act, out=self._pivots)  # becomes the pivots
+            _pivot_recurrence(shifted, self._coupling)
+            down, up = self._pivots[:, 0], self._pivots[::-1, 1]
+            # by Sylvester's law of inertia a non-positive pivot on one side implies one on
+            # the other: T + tI is not numerically positive definite
+            self.failed[idx[~(down.min(0) > 0)]] = True
+            x = _solve(down, self._off, self._proj, out=self._x, work=self._work)
+            # diag((T + tI)⁻¹)_i = 1 / (p_i + q_i − (T_ii + t))
+            inv = np.add(down, up, out=self._work)
+            inv -= self._diag2[:, 0]
+            inv -= t_act
+            trace_inv = np.reciprocal(inv, out=inv).sum(0)
+            cx = np.einsum("ij,ij->j", self._proj, x)
+            xx = np.einsum("ij,ij->j", x, x)
+        gamma[idx] = self.diag.shape[0] - t_act * trace_inv
         m2[idx] = xx
         res2[idx] = self.y_sq[idx] - cx - t_act * xx
         return gamma, m2, res2
 
     def log_det(self, t: np.ndarray) -> np.ndarray:
         """log det(T + tI) per lane (NaN where T + tI is not positive definite)."""
-        down, _ = _pivots(self.diag + t, self.off2, both=False)
+        down = self.diag + t
+        off2 = self.off * self.off
+        step = np.empty(down.shape[1])
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where((down > 0).all(0), np.log(np.abs(down)).sum(0), np.nan)
-
-
-def _pivots(shifted: np.ndarray, off2: np.ndarray, *, both: bool = True
-            ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Pivots of T + tI factored top-down (p) and bottom-up (q); shapes (D, L).
-
-    Both obey r_new = (T_ii + t) − e² / r_old, so they run as one recurrence over a stacked
-    (2, L) state: one pass of D steps with two array operations each.
-    """
-    dim, lanes = shifted.shape
-    if not both:
-        down = np.empty_like(shifted)
-        down[0] = shifted[0]
-        step = np.empty(lanes)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for i in range(1, dim):
+            for i in range(1, down.shape[0]):
                 np.divide(off2[i - 1], down[i - 1], out=step)
-                np.subtract(shifted[i], step, out=down[i])
-        return down, None
-    rhs = np.stack([shifted, shifted[::-1]], axis=1)  # (D, 2, L): row i, and row D-1-i
-    coupling = np.stack([off2, off2[::-1]], axis=1)  # (D-1, 2, L)
-    state = np.empty_like(rhs)
-    state[0] = rhs[0]
-    step = np.empty((2, lanes))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for i in range(1, dim):
-            np.divide(coupling[i - 1], state[i - 1], out=step)
-            np.subtract(rhs[i], step, out=state[i])
-    return state[:, 0], state[::-1, 1]
+                down[i] -= step
+            return np.where(down.min(0) > 0, np.log(np.abs(down)).sum(0), np.nan)
 
 
-def _solve(down: np.ndarray, off: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+def _pivot_recurrence(state: np.ndarray, coupling: np.ndarray) -> None:
+    """In place: state[i] = state[i] − coupling[i-1] / state[i-1] (LDLᵀ pivots of T + tI when
+    state starts as its shifted diagonal). Shapes: state (D, ...), coupling (D-1, ...)."""
+    step = np.empty(state.shape[1:])
+    for i in range(1, state.shape[0]):
+        np.divide(coupling[i - 1], state[i - 1], out=step)
+        np.subtract(state[i], step, out=state[i])
+
+
+def _solve(down: np.ndarray, off: np.ndarray, rhs: np.ndarray, *, out: np.ndarray,
+           work: np.ndarray) -> np.ndarray:
     """Solve (T + tI) x = rhs per lane from the top-down pivots: L z = rhs, then diag(p)Lᵀx = z.
 
-    Shapes: down (D, L), off (D-1, L), rhs (D, L) -> x (D, L).
+    Shapes: down (D, L), off (D-1, L), rhs (D, L) -> x (D, L), written to ``out``.
     """
     dim = down.shape[0]
-    ratio = off / down[:-1]  # L's subdiagonal: e_i / p_i
-    z = np.empty_like(rhs)
+    ratio = np.divide(off, down[:-1], out=work[:-1])  # L's subdiagonal: e_i / p_i
+    z = out
     z[0] = rhs[0]
     tmp = np.empty(rhs.shape[1])
     for i in range(1, dim):
         np.multiply(ratio[i - 1], z[i - 1], out=tmp)
         np.subtract(rhs[i], tmp, out=z[i])
     z /= down  # now z_i / p_i; back-substitute x_i = z_i/p_i − (e_i/p_i)·x_{i+1}
-    x = z
     for i in range(dim - 2, -1, -1):
-        np.multiply(ratio[i], x[i + 1], out=tmp)
-        np.subtract(x[i], tmp, out=x[i])
-    return x
+        np.multiply(ratio[i], z[i + 1], out=tmp)
+        np.subtract(z[i], tmp, out=z[i])
+    return z
