@@ -16,8 +16,8 @@ import numpy as np
 from bench_inputs import DIM, MODEL, REPO, TARGETS, ensure_pool, esm_ids, target_file
 
 #: ESMs in the score check, and how many of them also get the (slow) naive evidence
-CHECK_ESMS = 20
-NAIVE_ESMS = 3
+CHECK_ESMS = 10
+NAIVE_ESMS = 2
 
 
 def _target(work: Path, key: str, n: int):
@@ -46,26 +46,41 @@ def _maps(work: Path, count: int) -> tuple[list[str], np.ndarray]:
     return folders, np.stack([load_esm(f).augmented() for f in folders])
 
 
+def _identity(work: Path) -> tuple[list[str], np.ndarray]:
+    """An identity ESM: through it, ESM-LogME is LogME of the base embeddings themselves."""
+    from stepstone.esm import ESM, ESMConfig, load_esm, save_esm
+
+    folder = work / "check" / "identity"
+    if not folder.is_dir():
+        save_esm(ESM(weight=np.eye(DIM), bias=np.zeros(DIM),
+                     config=ESMConfig(base_model_name=MODEL, task_id="identity")), folder,
+                 dtype="float32")
+    return [str(folder)], load_esm(folder).augmented()[None]
+
+
 def check(work: Path, hf_python: str, *, n: int, esms: int = CHECK_ESMS) -> list[dict]:
     """stepstone's ESM-LogME against hfselect's LogME (and the naive evidence) on the same
-    features, for rank-deficient real embeddings, N < D and full-rank synthetic features."""
+    features: MiniLM embeddings through the pool's ESMs (rank 383 of 384, but not along
+    coordinate axes), through the identity (LogME of the embeddings: two all-zero dimensions),
+    N < D, and full-rank synthetic features."""
     from safetensors.numpy import save_file
 
     from stepstone.scores import ESMLogMEScorer, TargetStats
     from tests.scores.naive import naive_logme
 
-    folders, maps = _maps(work, esms)
+    pool = _maps(work, esms)
     c2 = _embeddings(work, "c2", n)
     rng = np.random.default_rng(0)
     cases = {
-        "MiniLM, C=2": c2,
-        "MiniLM, regression": _embeddings(work, "reg", n),
-        "MiniLM, C=2, N=200 < D": (c2[0][:200], c2[1][:200], False),
-        "Gaussian (full rank), C=2": (rng.standard_normal((n, DIM)).astype(np.float32), c2[1],
-                                      False),
+        "MiniLM through ESMs, C=2": (*c2, pool),
+        "MiniLM through ESMs, regression": (*_embeddings(work, "reg", n), pool),
+        "MiniLM itself (identity map), C=2": (*c2, _identity(work)),
+        "MiniLM through ESMs, C=2, N=200 < D": (c2[0][:200], c2[1][:200], False, pool),
+        "Gaussian (full rank) through ESMs, C=2": (
+            rng.standard_normal((n, DIM)).astype(np.float32), c2[1], False, pool),
     }
     records = []
-    for name, (features, labels, regression) in cases.items():
+    for name, (features, labels, regression, (folders, maps)) in cases.items():
         f64 = features.astype(np.float64)
         stats = TargetStats.from_features(f64, labels, regression=regression)
         ours = ESMLogMEScorer(stats, backend="lapack")(maps)
@@ -79,7 +94,8 @@ def check(work: Path, hf_python: str, *, n: int, esms: int = CHECK_ESMS) -> list
                "regression": regression, "out": str(job_dir / "out.json")}
         (job_dir / "job.json").write_text(json.dumps(job))
         subprocess.run([hf_python, str(REPO / "benchmarks" / "hfselect_runner.py"), "logme",
-                        str(job_dir / "job.json")], check=True, capture_output=True)
+                        str(job_dir / "job.json")], check=True, capture_output=True,
+                       cwd=job_dir)
         hf = json.loads((job_dir / "out.json").read_text())
         raw = {kind: np.array([r[kind]["score"] for r in hf["rows"]])
                for kind in ("float64", "float32")}

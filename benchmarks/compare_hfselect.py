@@ -71,6 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.m, args.n, args.targets, args.gpu_m = [20], [200], ["c2", "reg"], 2000
         args.work = args.work.with_name("work-quick")
+    args.work = args.work.resolve()  # child processes run in other folders
     args.results = args.results or (args.work / "results.jsonl" if args.quick else RESULTS)
     return args
 
@@ -109,11 +110,12 @@ def mem_available() -> int:
 
 
 def run_measured(cmd: list[str], *, env: dict, timeout: int, log: Path) -> dict:
-    """Run a fresh process; wall time and peak RSS (ru_maxrss of the child) from outside."""
+    """Run a fresh process (in the log's folder: hfselect writes a log file into its working
+    directory); wall time and peak RSS (ru_maxrss of the child) measured from outside."""
     with open(log, "w") as out:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, cwd=log.parent)
         killed = threading.Event()
 
         def kill() -> None:
@@ -214,7 +216,7 @@ def rank_section(args, results: Results, hf_python: str | None) -> None:
             for key in args.targets:
                 spec = TARGETS[key]
                 target = target_file(args.work, spec, n)
-                hub = None
+                hub = None  # made on first use: it also writes the pool hfselect reads
                 for repeat in range(args.repeats):
                     for tool in args.tools:
                         ident = dict(section="rank", tool=tool, m=m, n=n, target=key,
@@ -222,8 +224,8 @@ def rank_section(args, results: Results, hf_python: str | None) -> None:
                         if results.done(**ident):
                             continue
                         print(f"[rank] {tool} M={m} N={n} {key} #{repeat + 1}", flush=True)
+                        hub = hub or ensure_hub(args.work, m)
                         if tool == "stepstone":
-                            hub = hub or ensure_hub(args.work, m)
                             rec = run_stepstone(args.work, hub, target, spec.regression, m)
                         else:
                             rec = _hfselect_or_skip(args, hf_python, target, spec, m, n)

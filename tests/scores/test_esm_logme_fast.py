@@ -177,3 +177,14 @@ def test_auto_backend_uses_lapack_on_cpu_and_torch_on_cuda():
     from stepstone.scores.engine import _resolve
 
     assert _resolve(ScoreBackend.AUTO, "cuda:1") == (ScoreBackend.TORCH, "cuda:1")
+
+
+def test_worker_count_comes_from_the_environment(monkeypatch):
+    from stepstone.errors import InvalidOptionError
+    from stepstone.scores.engine import default_workers
+
+    monkeypatch.setenv("STEPSTONE_WORKERS", "3")
+    assert default_workers() == 3
+    monkeypatch.setenv("STEPSTONE_WORKERS", "two")
+    with pytest.raises(InvalidOptionError, match="STEPSTONE_WORKERS"):
+        default_workers()

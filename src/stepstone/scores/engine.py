@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from .._options import Option
+from ..errors import InvalidOptionError
 from .esm_logme import TargetStats, esm_logme
 from .esm_logme_fast import Tridiagonal, esm_logme_fast, tridiagonal_esm_logme, tridiagonalize
 
@@ -47,9 +48,11 @@ class ScoreBackend(Option):
 
 def default_workers() -> int:
     """Worker threads: ``STEPSTONE_WORKERS`` if set, else the CPUs this process may use (≤ 8)."""
-    env = os.environ.get("STEPSTONE_WORKERS")
+    env = os.environ.get("STEPSTONE_WORKERS", "").strip()
     if env:
-        return max(1, int(env))
+        if not env.isdigit() or int(env) < 1:
+            raise InvalidOptionError(f"STEPSTONE_WORKERS must be a whole number >= 1, got {env!r}")
+        return int(env)
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
