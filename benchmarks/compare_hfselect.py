@@ -1,7 +1,7 @@
 """stepstone vs hfselect 0.2.1 on the same targets and ESMs, in the same run.
 
     python3 benchmarks/compare_hfselect.py                 # everything (~45 min on 2 cores)
-    python3 benchmarks/compare_hfselect.py --quick         # tiny sizes, checks the script works
+    python3 benchmarks/compare_hfselect.py --quick         # tiny sizes (~5 min): the script works
     python3 benchmarks/compare_hfselect.py --m 1000 --n 1000 --targets c2   # one piece
     python3 benchmarks/compare_hfselect.py --prepare --m 10000   # inputs only (ESM pool, hubs)
     python3 benchmarks/compare_hfselect.py --table         # print the table of results so far

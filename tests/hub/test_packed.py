@@ -81,6 +81,17 @@ def test_pack_is_reused_while_fresh_and_rebuilt_when_the_hub_changes(hub):
     assert forced.file != third.file and ensure_pack(hub, 6).file == forced.file
 
 
+def test_a_missing_or_truncated_pack_file_is_rebuilt(hub):
+    first = ensure_pack(hub, 6)
+    data = hub.root / "packed" / first.file
+    data.write_bytes(data.read_bytes()[:-16])
+    second = ensure_pack(hub, 6)
+    assert second.file != first.file and second.ids == first.ids
+    (hub.root / "packed" / second.file).unlink()
+    got, _ = _blocks(hub, hub.entries(), dim=6)
+    assert [i for i, _ in got] == first.ids
+
+
 def test_broken_and_other_dimension_esms_are_reported_not_dropped(hub):
     (hub.esm_dir / "b" / "model.safetensors").write_bytes(b"\x00" * 10)
     _add(hub, "wide", seed=7, d=8)

@@ -140,6 +140,16 @@ def test_lanes_that_fail_the_tridiagonal_path_are_recomputed(monkeypatch):
     np.testing.assert_allclose(esm_logme_fast(stats, maps), esm_logme(stats, maps), rtol=1e-9)
 
 
+def test_a_non_finite_map_scores_nan_without_stopping_the_others():
+    features, labels, _, rng = _case("classes", 100, 8, seed=9)
+    maps = _maps(rng, 8, 3)
+    maps[1, 2, 3] = np.inf
+    stats = TargetStats.from_features(features, labels)
+    scores = esm_logme_fast(stats, maps)
+    assert np.isnan(scores[1])
+    np.testing.assert_allclose(scores[[0, 2]], esm_logme(stats, maps[[0, 2]]), rtol=1e-9)
+
+
 def test_tridiagonal_form_preserves_the_spectrum_and_projections():
     features, labels, _, rng = _case("classes", 80, 6, seed=4)
     a = _maps(rng, 6, 1)

@@ -106,17 +106,23 @@ def ensure_pack(hub: Hub, dim: int, *, force: bool = False, show_progress: bool 
     if folder is None:
         return None
     index = read_index(folder, dim)
-    if not force and index is not None and index.catalog == hub.catalog.signatures():
+    if not force and _fresh(index, hub, folder):
         return index
     try:
         with _lock(folder, dim):
             index = read_index(folder, dim)  # another process may have just built it
-            if not force and index is not None and index.catalog == hub.catalog.signatures():
+            if not force and _fresh(index, hub, folder):
                 return index
             return build_pack(hub, dim, folder, show_progress=show_progress)
     except OSError as err:
         logger.warning("could not pack hub %s (%s); reading ESM folders instead", hub.root, err)
         return None
+
+
+def _fresh(index: PackIndex | None, hub: Hub, folder: Path) -> bool:
+    """Built from the hub's current catalog, and its data file is there and whole."""
+    return index is not None and index.catalog == hub.catalog.signatures() \
+        and _open(index, folder, quiet=True) is not None
 
 
 def build_pack(hub: Hub, dim: int, folder: Path, *, show_progress: bool | None = None
@@ -203,14 +209,16 @@ def iter_hub_blocks(hub: Hub, entries: Sequence[HubEntry], *, dim: int, skipped:
             yield block, maps if as_stored else maps.astype(np.float64)
 
 
-def _open(index: PackIndex, folder: Path | None) -> StackedTensor | None:
+def _open(index: PackIndex, folder: Path | None, *, quiet: bool = False
+          ) -> StackedTensor | None:
+    log = logger.debug if quiet else logger.warning
     try:
         tensor = open_stacked(folder / index.file, TENSOR)
     except (OSError, ValueError, KeyError) as err:
-        logger.warning("unreadable pack %s (%s); reading ESM folders instead", index.file, err)
+        log("unreadable pack %s (%s); reading ESM folders instead", index.file, err)
         return None
     if tensor.rows != len(index.ids) or tensor.row_shape != (index.dim + 1, index.dim):
-        logger.warning("pack %s does not match its index; reading ESM folders", index.file)
+        log("pack %s does not match its index; reading ESM folders", index.file)
         return None
     return tensor
 

@@ -61,7 +61,8 @@ def tridiagonalize(stats: TargetStats, maps: np.ndarray) -> Tridiagonal:
         np.empty((batch, d_out, k))
     for b in range(batch):
         a = np.asarray(maps[b], dtype=np.float64)
-        cross = a.T @ stats.cross  # (D', K)
+        with np.errstate(invalid="ignore", over="ignore"):  # a corrupt map just scores NaN
+            cross = a.T @ stats.cross  # (D', K)
         # a.T is a Fortran-ordered view: Mᵀ = Aᵀ Rᵀ without copying A
         mt = blas.dtrmm(1.0, stats.factor, a.T, side=1, lower=0, trans_a=1)
         gram = blas.dsyrk(1.0, mt, trans=0, lower=1)  # lower triangle of MᵀM
@@ -88,7 +89,9 @@ def tridiagonal_esm_logme(stats: TargetStats, tri: Tridiagonal, maps: np.ndarray
     scores = ev.mean(-1)
     redo = np.flatnonzero(np.isnan(ev).any(-1))
     if len(redo):
-        scores[redo] = esm_logme(stats, np.asarray(maps[redo], dtype=np.float64))
+        again = np.asarray(maps[redo], dtype=np.float64)
+        finite = np.isfinite(again).all(axis=(1, 2))  # a corrupt map stays NaN (reported)
+        scores[redo[finite]] = esm_logme(stats, again[finite])
     return scores
 
 
