@@ -15,9 +15,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("HFSELECT_VENV", REPO / ".cache" / "hfselect-venv"))
-# scipy: hfselect's LogME runs np.linalg under numba, which needs scipy's LAPACK (hfselect does
-# not declare it)
-PACKAGES = ["torch==2.13.0", "hf-dataset-selector==0.2.1", "scipy"]
+# torch first, alone: the local CPU wheel, never a CUDA build pulled in by a dependency. scipy:
+# hfselect's LogME runs np.linalg under numba, which needs scipy's LAPACK (hfselect does not
+# declare it); installed with hfselect so that pip picks one that works with its numpy==2.0.0.
+INSTALL_STEPS = [["torch==2.13.0"], ["hf-dataset-selector==0.2.1", "scipy"]]
+PACKAGES = [p for step in INSTALL_STEPS for p in step]
 
 
 def hfselect_python() -> Path:
@@ -30,9 +32,8 @@ def hfselect_python() -> Path:
     VENV.parent.mkdir(parents=True, exist_ok=True)
     if not python.is_file():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    # torch first, alone: the local CPU wheel, never a CUDA build pulled in by a dependency
-    for package in PACKAGES:
-        subprocess.run([str(python), "-m", "pip", "install", "-q", package], check=True)
+    for step in INSTALL_STEPS:
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *step], check=True)
     marker.write_text(wanted)
     return python
 
