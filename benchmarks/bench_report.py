@@ -114,8 +114,8 @@ def extra_tables(records: list[dict]) -> list[str]:
     if checks:
         out += ["", "Scores on identical features (largest relative differences over the ESMs; "
                 "the naive evidence for the first two):", "",
-                "| features | N | ESMs | hfselect's rank k (D=384) | vs naive evidence | vs hfselect "
-                "| vs hfselect + (D−k)·log α term | same, hfselect's float32 mapping | "
+                "| features | N | ESMs | hfselect's rank k (D=384) | vs naive evidence | "
+                "vs hfselect | vs hfselect + (D−k)·log α term | same, hfselect's float32 mapping | "
                 "hfselect − stepstone (mean) | span of scores | same order |",
                 "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in checks:
@@ -127,7 +127,8 @@ def extra_tables(records: list[dict]) -> list[str]:
                        f"{r['max_rel_vs_hfselect_corrected']:.1e} | "
                        f"{r['max_rel_vs_hfselect_float32_pipeline_corrected']:.1e} | "
                        f"{r['mean_shift_hfselect_minus_ours']:+.4f} | "
-                       f"{r['score_span_ours']:.4f} | {'yes' if r['same_order_as_hfselect'] else 'no'} |")
+                       f"{r['score_span_ours']:.4f} | "
+                       f"{'yes' if r['same_order_as_hfselect'] else 'no'} |")
     for r in records:
         if r.get("section") == "encoder":
             out += ["", f"Encoder, {r['n']:,} tweets ({r['threads']} threads): float32 "

@@ -8,9 +8,9 @@ fixed point is a function of T + tI (t = α/β), which is factored in O(D) as L�
     γ = Σσ/(σ+t) = D − t·tr((T + tI)⁻¹)      log det(T + tI) = Σ log p_i
 
 The diagonal of (T + tI)⁻¹ comes from the pivots of the top-down and the bottom-up
-factorisations (1 / (p_i + q_i − (T_ii + t))), which run as one recurrence. Zero eigenvalues need no special care: they are in T
-like the others, so log det includes the (D − k)·log α term of rank-deficient features, exactly as
-the naive evidence with an explicit D x D log-determinant.
+factorisations (1 / (p_i + q_i − (T_ii + t))), which run as one recurrence. Zero eigenvalues
+need no special care: they are in T like the others, so log det includes the (D − k)·log α term
+of rank-deficient features, exactly as the naive evidence with an explicit D x D determinant.
 
 The recurrences run over D steps, vectorised over "lanes" (one lane per ESM and target column),
 so their Python cost is shared by all lanes of a block.
