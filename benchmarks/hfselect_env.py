@@ -15,9 +15,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("HFSELECT_VENV", REPO / ".cache" / "hfselect-venv"))
-# scipy: hfselect's LogME (numba) needs it for linear algebra but hfselect does not declare it,
-# so compute_scores fails without it
-PACKAGES = ["torch==2.13.0", "hf-dataset-selector==0.2.1", "scipy"]
+# torch first, alone: the local CPU wheel, never a CUDA build pulled in by a dependency. scipy:
+# hfselect's LogME runs np.linalg under numba, which needs scipy's LAPACK (hfselect does not
+# declare it); installed with hfselect so that pip picks one that works with its numpy==2.0.0.
+INSTALL_STEPS = [["torch==2.13.0"], ["hf-dataset-selector==0.2.1", "scipy"]]
+PACKAGES = [p for step in INSTALL_STEPS for p in step]
 
 
 def _main_checkout_venv() -> Path | None:
@@ -32,23 +34,21 @@ def _main_checkout_venv() -> Path | None:
 
 
 def hfselect_python() -> Path:
-    """Path of the venv's python, creating the venv (or adding missing packages) on first use."""
+    """Path of the venv's python, creating the venv (or adding what it lacks) on first use."""
     venv = VENV
     if not (VENV / ".complete").is_file() and "HFSELECT_VENV" not in os.environ:
         venv = _main_checkout_venv() or VENV
     python = venv / "bin" / "python"
     marker = venv / ".complete"
-    installed = marker.read_text().split() if marker.is_file() else None
-    if installed is None:
-        venv.parent.mkdir(parents=True, exist_ok=True)
+    installed = marker.read_text().split() if marker.is_file() else []
+    if all(p in installed for p in PACKAGES):
+        return python
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    if not python.is_file():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        installed = []
-    # torch first, alone: the local CPU wheel, never a CUDA build pulled in by a dependency
-    missing = [p for p in PACKAGES if p not in installed]
-    for package in missing:
-        subprocess.run([str(python), "-m", "pip", "install", "-q", package], check=True)
-    if missing:
-        marker.write_text("\n".join(PACKAGES) + "\n")
+    for step in INSTALL_STEPS:
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *step], check=True)
+    marker.write_text("\n".join(PACKAGES) + "\n")
     return python
 
 

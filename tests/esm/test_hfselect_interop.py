@@ -129,7 +129,7 @@ def test_ranking_hfselect_esms_matches_hfselect(hf_cache, expected, inputs, tmp_
     target = pd.DataFrame({"text": inputs["texts"], "label": inputs["labels"]})
     ranking = rank_sources(target, hub=hub)
     assert ranking.embedding == {"model_name": BASE, "pooling": "pooler", "max_length": 128,
-                                 "pair_mode": "sep-string"}
+                                 "pair_mode": "sep-string", "precision": "float32"}
     scores = ranking.scores()
     labels = np.asarray(inputs["labels"])
     for name, theirs in zip(inputs["scored_esms"], expected["scores/pooler"]):

@@ -14,8 +14,9 @@ from .._env import DEFAULT_MODEL
 from .._progress import progress
 from ..data.task import TaskData
 from .cache import EmbeddingCache, default_cache
-from .models import (EmbeddingSpec, PairMode, Pooling, auto_device, canonical_model_name,
-                     default_pooling, load_base_model, load_tokenizer, pool, resolve_model_path)
+from .models import (EmbeddingSpec, PairMode, Pooling, Precision, auto_device,
+                     canonical_model_name, default_pooling, load_base_model, load_tokenizer, pool,
+                     resolve_model_path)
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Encoder:
         device: torch device; default CUDA when present, else CPU.
         batch_size: examples per forward pass.
         cache: an EmbeddingCache, ``True`` for the default cache, ``False``/``None`` for none.
+        precision: ``float32`` (default) or ``bfloat16`` (autocast; cached separately).
     """
 
     def __init__(self, model_name: str = DEFAULT_MODEL, *, pooling: Pooling | str | None = None,
@@ -68,7 +70,8 @@ class Encoder:
                  device: str | torch.device | None = None, batch_size: int = 64,
                  cache: EmbeddingCache | bool | None = True, module: torch.nn.Module | None = None,
                  tokenizer: Any = None, cache_identity: str | None = None,
-                 show_progress: bool | None = None) -> None:
+                 show_progress: bool | None = None,
+                 precision: Precision | str = Precision.FLOAT32) -> None:
         pooling = Pooling.parse(pooling) if pooling is not None else default_pooling(model_name)
         self.spec = EmbeddingSpec(model_name=canonical_model_name(model_name), pooling=pooling,
                                   max_length=max_length, pair_mode=PairMode.parse(pair_mode))
@@ -82,6 +85,9 @@ class Encoder:
             cache = None
         self.cache = default_cache() if cache is True else (cache or None)
         self.cache_identity = cache_identity or _model_identity(model_name)
+        self.precision = Precision.parse(precision)
+        if self.precision is not Precision.FLOAT32:  # other numbers: another cache entry
+            self.cache_identity += f":{self.precision.value}"
         self.forward_passes = 0  # examples embedded by the model (a cache hit adds none)
 
     # --- lazy model ---------------------------------------------------------------------------
@@ -144,7 +150,9 @@ class Encoder:
         bar = progress(total=len(ids), desc=desc, unit="ex", show=self.show_progress,
                        leave=False)
         batches = chunks(length_order(encoded), self.batch_size)
-        with bar:
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                  enabled=self.precision is Precision.BFLOAT16)
+        with bar, autocast:
             for batch_idx, batch in padded_batches(self.tokenizer, encoded, batches, self.device):
                 output = module(**batch)
                 pooled = pool(output.last_hidden_state, batch["attention_mask"],

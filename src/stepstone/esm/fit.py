@@ -62,7 +62,9 @@ def fit_linear(base: np.ndarray, tuned: np.ndarray, *, ridge: float | str = "aut
     keep = eigval > eigval.max() * max(x.shape) * np.finfo(float).eps
     proj = eigvec[:, keep].T @ (xc.T @ target)  # (k, D_out): XcᵀT in the eigenbasis
     if ridge == "auto":
-        relative = _loo_ridge(xc @ eigvec[:, keep], eigval[keep], proj, target, scale)
+        rows = _press_rows(len(x))
+        relative = _loo_ridge(xc[rows] @ eigvec[:, keep], eigval[keep], proj, target[rows],
+                              scale, n=len(x))
     else:
         relative = float(ridge)
         if relative < 0 or not np.isfinite(relative):
@@ -74,18 +76,22 @@ def fit_linear(base: np.ndarray, tuned: np.ndarray, *, ridge: float | str = "aut
     return weight, bias, relative
 
 
+def _press_rows(n: int) -> np.ndarray | slice:
+    """Rows that estimate PRESS: all, or an evenly spaced subset (PRESS is a sum over rows)."""
+    if n <= PRESS_ROWS:
+        return slice(None)
+    return np.linspace(0, n - 1, PRESS_ROWS).astype(np.int64)
+
+
 def _loo_ridge(scores: np.ndarray, eigval: np.ndarray, proj: np.ndarray, target: np.ndarray,
-               scale: float) -> float:
+               scale: float, *, n: int) -> float:
     """Relative ridge with the smallest leave-one-out squared error.
 
-    ``scores`` = Xc V (N, k) are the centred inputs in the eigenbasis, so the fit at strength λ is
-    scores · diag(1/(s+λ)) · proj and the leverage of row i is 1/N + Σ_j scores_ij²/(s_j+λ)
-    (the 1/N is the unpenalised intercept). PRESS = Σ_i ‖residual_i‖² / (1 − leverage_i)².
+    ``scores`` = Xc V (rows, k) are (some of) the centred inputs in the eigenbasis of all N rows,
+    so the fit at strength λ is scores · diag(1/(s+λ)) · proj and the leverage of row i is
+    1/N + Σ_j scores_ij²/(s_j+λ) (the 1/N is the unpenalised intercept).
+    PRESS = Σ_i ‖residual_i‖² / (1 − leverage_i)² over the given rows.
     """
-    n = len(scores)
-    if n > PRESS_ROWS:  # PRESS is a sum over rows: an evenly spaced subset estimates it well
-        rows = np.linspace(0, n - 1, PRESS_ROWS).astype(np.int64)
-        scores, target = scores[rows], target[rows]
     squares = scores**2
 
     def press(relative: float) -> float:

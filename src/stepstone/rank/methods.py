@@ -20,8 +20,9 @@ from ..encode.encoder import Encoder
 from ..errors import InvalidOptionError
 from ..hub.catalog import HubEntry
 from ..hub.hub import Hub
-from ..hub.maps import iter_map_blocks
-from ..scores.esm_logme import TargetStats, esm_logme
+from ..hub.packed import iter_hub_blocks
+from ..scores.engine import ESMLogMEScorer
+from ..scores.esm_logme import TargetStats
 
 logger = logging.getLogger(__name__)
 
@@ -58,15 +59,18 @@ class RankContext:
         """Base-model embeddings of the target, (N, D) float32 (from the cache when present)."""
         return self.encoder.embed_task(self.task)
 
-    def esm_blocks(self, *, skipped: dict[str, str]
+    def esm_blocks(self, *, skipped: dict[str, str], as_stored: bool = False
                    ) -> Iterator[tuple[list[HubEntry], np.ndarray]]:
-        """The entries' ESMs as stacked augmented maps (B, D+1, D), block by block, with a
-        progress bar; broken ESMs are recorded in ``skipped``."""
+        """The entries' ESMs as stacked augmented maps (B, D+1, D), block by block (from the
+        hub's pack when possible), with a progress bar; broken ESMs are recorded in
+        ``skipped``. Maps are float64 unless ``as_stored`` (then often float16)."""
         bar = progress(total=len(self.entries), desc="Scoring ESMs", unit="esm",
                        show=self.show_progress, leave=False)
         with bar:
-            for entries, maps in iter_map_blocks(self.entries, dim=self.features.shape[1],
-                                                 skipped=skipped):
+            for entries, maps in iter_hub_blocks(self.hub, self.entries,
+                                                 dim=self.features.shape[1], skipped=skipped,
+                                                 as_stored=as_stored,
+                                                 show_progress=self.show_progress):
                 yield entries, maps
                 bar.update(len(entries))
 
@@ -88,8 +92,10 @@ def esm_logme_method(ctx: RankContext) -> MethodScores:
     out = MethodScores()
     stats = TargetStats.from_features(ctx.features, ctx.task.labels,
                                       regression=ctx.task.is_regression)
-    for entries, maps in ctx.esm_blocks(skipped=out.skipped):
-        for entry, score in zip(entries, esm_logme(stats, maps)):
+    scorer = ESMLogMEScorer(stats, device=ctx.encoder.device)  # torch on CUDA, else LAPACK
+    blocks = ctx.esm_blocks(skipped=out.skipped, as_stored=True)
+    for entries, scores in scorer.score_blocks(blocks):
+        for entry, score in zip(entries, scores):
             out.add(entry.id, score)
     return out
 

@@ -34,7 +34,7 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
                  include_target: bool = False, encoder: Encoder | None = None,
                  filters: dict[str, Any] | None = None, device: str | None = None,
                  models_dir: str | os.PathLike | None = None, diverse: int | None = None,
-                 diversity: float = 0.5, diverse_by: str = "esm",
+                 diversity: float = 0.5, diverse_by: str = "esm", precision: str = "float32",
                  show_progress: bool | None = None) -> Ranking:
     """Rank the hub's sources for ``target`` (anything :func:`stepstone.data.load_task` reads).
 
@@ -47,7 +47,8 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
     The base model defaults to the one the hub's ESMs were made for. ESMs for another base
     model or embedding size, broken ESM files and non-finite scores are left out and listed in
     ``Ranking.skipped``; the target's own task, when the hub has it, is listed in
-    ``Ranking.excluded`` (or ranked, marked, with ``include_target=True``).
+    ``Ranking.excluded`` (or ranked, marked, with ``include_target=True``). ``precision``
+    ("float32" or "bfloat16") is the encoder's forward pass arithmetic.
     """
     started = time.perf_counter()
     hub = hub if isinstance(hub, Hub) else Hub(hub if hub is not None else default_hub_path())
@@ -62,7 +63,7 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
         encoder = Encoder(spec.get("model_name") or model_name, pooling=spec.get("pooling"),
                           max_length=spec.get("max_length", 128),
                           pair_mode=spec.get("pair_mode", "tokenizer"), device=device,
-                          show_progress=show_progress)
+                          show_progress=show_progress, precision=precision)
     entries, more_skipped = _compatible(entries, expected, encoder, pairs=task.is_pair)
     skipped += more_skipped
     if not entries:
@@ -95,7 +96,8 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
     for s in skipped:
         logger.warning("left out %s: %s", s.esm_id, s.reason)
     return Ranking(target=task.summary(), method=method, sources=sources, skipped=skipped,
-                   excluded=excluded, embedding=encoder.spec.to_dict(), hub=str(hub.root),
+                   excluded=excluded, hub=str(hub.root),
+                   embedding={**encoder.spec.to_dict(), "precision": encoder.precision.value},
                    timings=timings, library_version=__version__, selected=selected,
                    selection=selection)
 

@@ -1,6 +1,8 @@
 """Transferability scores: pure functions over arrays (float64 inside, shapes in docstrings)."""
 
+from .engine import ESMLogMEScorer, ScoreBackend
 from .esm_logme import TargetStats, esm_logme
+from .esm_logme_fast import esm_logme_fast
 from .gbc import gbc
 from .hscore import hscore, ledoit_wolf_shrinkage, shrinkage_hscore
 from .knn import knn
@@ -12,7 +14,7 @@ from .ridge import ridge_probe
 from .sfda import sfda
 from .transrate import transrate
 
-__all__ = ["SCORES", "ScoreInfo", "TargetStats", "esm_logme", "evidence", "feature_scores",
-           "gbc", "get_score", "hscore", "knn", "label_matrix", "ledoit_wolf_shrinkage", "leep",
-           "logme", "nce", "nleep", "ridge_probe", "sfda", "shrinkage_hscore", "spectrum",
-           "transrate"]
+__all__ = ["ESMLogMEScorer", "SCORES", "ScoreBackend", "ScoreInfo", "TargetStats", "esm_logme",
+           "esm_logme_fast", "evidence", "feature_scores", "gbc", "get_score", "hscore", "knn",
+           "label_matrix", "ledoit_wolf_shrinkage", "leep", "logme", "nce", "nleep", "ridge_probe",
+           "sfda", "shrinkage_hscore", "spectrum", "transrate"]

@@ -17,6 +17,8 @@ indicator column per class present, or each regression output).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..errors import ScoreError
@@ -81,28 +83,55 @@ def evidence(sigma: np.ndarray, x2: np.ndarray, y_sq: np.ndarray, *, n: int, d: 
     y_sq = np.asarray(y_sq, dtype=np.float64)
     shape = np.broadcast_shapes(y_sq.shape, x2.shape[:-2] + x2.shape[-1:])
     residual0 = y_sq - x2.sum(-2)  # energy of y outside the span of F
-    alpha, beta = np.ones(shape), np.ones(shape)
-    m2, res2 = np.zeros(shape), np.zeros(shape)
-    active = np.ones(shape, dtype=bool)
-    for _ in range(max_iter):
-        t = (alpha / beta)[..., None, :]
+
+    def moments(t: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
+        t = t[..., None, :]
         gamma = (sigma / (sigma + t)).sum(-2)
-        m2_new = (sigma * x2 / (t + sigma) ** 2).sum(-2)
-        res2_new = (x2 / (1.0 + sigma / t) ** 2).sum(-2) + residual0
-        alpha_new = gamma / (m2_new + _GUARD)
-        beta_new = (n - gamma) / (res2_new + _GUARD)
-        t_old = t[..., 0, :]
-        converged = np.abs(alpha_new / beta_new - t_old) / t_old <= tol
-        alpha = np.where(active, alpha_new, alpha)
-        beta = np.where(active, beta_new, beta)
-        m2 = np.where(active, m2_new, m2)
-        res2 = np.where(active, res2_new, res2)
-        active &= ~converged
-        if not active.any():
-            break
+        m2 = (sigma * x2 / (t + sigma) ** 2).sum(-2)
+        res2 = (x2 / (1.0 + sigma / t) ** 2).sum(-2) + residual0
+        return gamma, m2, res2
+
+    alpha, beta, m2, res2 = maximize_evidence(moments, shape, n=n, max_iter=max_iter, tol=tol)
     k = sigma.shape[-2]
     log_det = np.log(alpha[..., None, :] + beta[..., None, :] * sigma).sum(-2) \
         + (d - k) * np.log(alpha)
+    return log_evidence(alpha, beta, m2, res2, log_det, n=n, d=d)
+
+
+def maximize_evidence(moments: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]],
+                      shape: tuple[int, ...], *, n: int, max_iter: int = MAX_ITER,
+                      tol: float = TOL) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The reference fixed point, for any representation of the features.
+
+    ``moments(t, active)`` returns γ(t) = Σσ/(σ+t), ‖m‖² and ‖y − Fm‖² for m = (FᵀF + tI)⁻¹Fᵀy,
+    each of ``shape``, at t = α/β (it may skip lanes where ``active`` is False). Starting from
+    α = β = 1, each step updates α = γ/(‖m‖² + 1e-5), β = (N − γ)/(‖y − Fm‖² + 1e-5); a lane stops
+    when α/β moved by at most ``tol`` relative to the t it was computed from (hfselect's loop).
+    Returns α, β and the ‖m‖², ‖y − Fm‖² of the last step, each of ``shape``.
+    """
+    alpha, beta = np.ones(shape), np.ones(shape)
+    m2, res2 = np.zeros(shape), np.zeros(shape)
+    active = np.ones(shape, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for _ in range(max_iter):
+            t = alpha / beta
+            gamma, m2_new, res2_new = moments(t, active)
+            alpha_new = gamma / (m2_new + _GUARD)
+            beta_new = (n - gamma) / (res2_new + _GUARD)
+            converged = np.abs(alpha_new / beta_new - t) / t <= tol
+            alpha = np.where(active, alpha_new, alpha)
+            beta = np.where(active, beta_new, beta)
+            m2 = np.where(active, m2_new, m2)
+            res2 = np.where(active, res2_new, res2)
+            active &= ~converged
+            if not active.any():
+                break
+    return alpha, beta, m2, res2
+
+
+def log_evidence(alpha: np.ndarray, beta: np.ndarray, m2: np.ndarray, res2: np.ndarray,
+                 log_det: np.ndarray, *, n: int, d: int) -> np.ndarray:
+    """Log evidence per sample at (α, β), given log det(αI + βFᵀF) over all D dimensions."""
     ev = (d / 2.0 * np.log(alpha) + n / 2.0 * np.log(beta) - 0.5 * log_det
           - beta / 2.0 * res2 - alpha / 2.0 * m2 - n / 2.0 * np.log(2.0 * np.pi))
     return ev / n
