@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from . import configure, main
-from .options import verbosity
+from .options import engine_options, make_executor, verbosity
 
 
 @main.command()
@@ -37,14 +37,18 @@ from .options import verbosity
 @click.option("--device", help="torch device (default: cuda if available, else cpu).")
 @click.option("--report", type=click.Path(dir_okay=False),
               help="Write the build report (JSON), updated after each source.")
+@engine_options
 @verbosity
 def build(sources: tuple[str, ...], hub_path: str, pool: str | None, model_name: str | None,
           num_examples: int, held_out: int, epochs: int, batch_size: int, learning_rate: float,
           fit_method: str, weight_dtype: str, keep_models: str | None, overwrite: bool,
-          seed: int, device: str | None, report: str | None, verbose: int, quiet: bool) -> None:
+          seed: int, device: str | None, report: str | None, engine: str,
+          ray_address: str | None, verbose: int, quiet: bool) -> None:
     """Build ESMs for SOURCES (files, pool folders, pool names or HF ids) into a hub.
 
     Sources already in the hub are skipped, so an interrupted build resumes where it stopped.
+    With --engine ray every source is a Ray task (a GPU each when the cluster has them); only
+    this process writes the hub.
     """
     from .._env import DEFAULT_MODEL
     from .._io import write_json
@@ -64,6 +68,7 @@ def build(sources: tuple[str, ...], hub_path: str, pool: str | None, model_name:
                          device=device)
     result = build_hub(all_sources, Hub(hub_path, create=True), config=config,
                        models_dir=keep_models, overwrite=overwrite,
+                       executor=make_executor(engine, ray_address),
                        show_progress=False if quiet else None,
                        on_result=(lambda so_far: write_json(report, so_far.to_dict())) if report
                        else None)

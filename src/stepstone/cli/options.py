@@ -40,3 +40,20 @@ def dataset_options(func: Callable) -> Callable:
 
 def resolve_hub_path(hub_path: str | None) -> str:
     return hub_path or str(default_hub_path())
+
+
+def engine_options(func: Callable) -> Callable:
+    """--engine and --ray-address; returns an executor via :func:`make_executor`."""
+    func = click.option("--ray-address", help="Ray cluster to join (e.g. auto, "
+                        "ray://head:10001); default: a local Ray.")(func)
+    return click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
+                        show_default=True, help="Run jobs here, or on Ray "
+                        "(pip install 'stepstone[ray]').")(func)
+
+
+def make_executor(engine: str, ray_address: str | None):
+    from ..engines import get_executor
+
+    if engine == "local" and ray_address:
+        raise click.UsageError("--ray-address needs --engine ray")
+    return get_executor(engine, address=ray_address)

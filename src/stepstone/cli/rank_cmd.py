@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from . import configure, main
-from .options import dataset_options, hub_option, resolve_hub_path, verbosity
+from .options import (dataset_options, engine_options, hub_option, make_executor,
+                      resolve_hub_path, verbosity)
 
 
 @main.command()
@@ -42,13 +43,15 @@ from .options import dataset_options, hub_option, resolve_hub_path, verbosity
 @click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32",
               show_default=True, help="Encoder arithmetic; bfloat16 is ~2.5x faster on CPUs "
               "with AMX/AVX512-BF16 and moves scores by ~1e-4.")
+@engine_options
 @verbosity
 def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
          diverse: int | None, diversity: float, diverse_by: str, model_name: str | None,
          text_column: str | None, pair_column: str | None, label_column: str | None,
          task_type: str | None, split: str | None, num_examples: int | None, seed: int,
          top: int, fmt: str, output: str | None, include_target: bool, device: str | None,
-         precision: str, verbose: int, quiet: bool) -> None:
+         precision: str, engine: str, ray_address: str | None, verbose: int,
+         quiet: bool) -> None:
     """Rank every source in the hub for TARGET.
 
     TARGET is a CSV/TSV/JSONL/Parquet file, a pool folder (task.json + splits), a pool task
@@ -64,7 +67,8 @@ def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
                            label_column=label_column, task_type=task_type, split=split,
                            include_target=include_target, device=device, precision=precision,
                            models_dir=models_dir, diverse=diverse, diversity=diversity,
-                           diverse_by=diverse_by, show_progress=False if quiet else None)
+                           diverse_by=diverse_by, executor=make_executor(engine, ray_address),
+                           show_progress=False if quiet else None)
     if output:
         if output.endswith(".csv"):
             write_text(output, ranking.to_pandas().to_csv())

@@ -81,12 +81,14 @@ class RayExecutor:
             return refs[id(value)]
 
         def submit(job: Job) -> Any:
-            fn = remote_fns.setdefault(job.fn, ray.remote(job.fn))
+            key = (job.fn, job.fresh)
+            if key not in remote_fns:  # max_calls belongs to the remote function, not .options
+                remote_fns[key] = ray.remote(max_calls=1)(job.fn) if job.fresh \
+                    else ray.remote(job.fn)
+            fn = remote_fns[key]
             options: dict[str, Any] = {"num_cpus": self.cpus_per_job,
                                        "num_gpus": 1 if job.gpu and has_gpu else 0,
                                        "max_retries": self.max_retries}
-            if job.fresh:
-                options["max_calls"] = 1
             args = [put(a) for a in job.args]
             kwargs = {k: put(v) for k, v in job.kwargs.items()}
             return fn.options(**options).remote(*args, **kwargs)

@@ -55,6 +55,9 @@ def fusion_method(argument: str, *, prefix: str,
         return fuse({name: get_method(name)(ctx) for name in names}, combine)
 
     method.__doc__ = f"{prefix} of {', '.join(names)}"
+    # a sharded run (engine "ray") scores each component over the whole hub, then fuses: ranks
+    # and z-scores need every source at once
+    method.components, method.combine = names, combine  # type: ignore[attr-defined]
     return method
 
 

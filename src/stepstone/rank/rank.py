@@ -15,13 +15,15 @@ from ..data.loaders import load_task
 from ..data.task import TaskData, TaskType
 from ..encode.encoder import Encoder
 from ..encode.models import canonical_model_name
+from ..engines import Engine, Executor, get_executor
 from ..errors import HubError
 from ..esm.embedding import expected_embedding
 from ..hub.catalog import HubEntry
 from ..hub.hub import Hub
 from .diverse import select_diverse
-from .methods import RankContext, get_method
+from .methods import RankContext
 from .ranking import RankedSource, Ranking, Skipped
+from .sharded import run_method
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
                  filters: dict[str, Any] | None = None, device: str | None = None,
                  models_dir: str | os.PathLike | None = None, diverse: int | None = None,
                  diversity: float = 0.5, diverse_by: str = "esm", precision: str = "float32",
+                 engine: Engine | str = Engine.LOCAL, executor: Executor | None = None,
                  show_progress: bool | None = None) -> Ranking:
     """Rank the hub's sources for ``target`` (anything :func:`stepstone.data.load_task` reads).
 
@@ -48,7 +51,8 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
     model or embedding size, broken ESM files and non-finite scores are left out and listed in
     ``Ranking.skipped``; the target's own task, when the hub has it, is listed in
     ``Ranking.excluded`` (or ranked, marked, with ``include_target=True``). ``precision``
-    ("float32" or "bfloat16") is the encoder's forward pass arithmetic.
+    ("float32" or "bfloat16") is the encoder's forward pass arithmetic. ``engine="ray"`` (or an
+    ``executor``) scores the hub in shards on Ray workers; the ranking is the same.
     """
     started = time.perf_counter()
     hub = hub if isinstance(hub, Hub) else Hub(hub if hub is not None else default_hub_path())
@@ -79,7 +83,7 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
     _ = ctx.features
     timings["embed"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    result = get_method(method)(ctx)
+    result = run_method(method, ctx, executor=executor or get_executor(engine))
     timings["score"] = time.perf_counter() - t0
     skipped += [Skipped(i, why) for i, why in sorted(result.skipped.items())]
     by_id = {e.id: e for e in entries}

@@ -19,15 +19,15 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
 
 import numpy as np
 
 from .._options import Option
 from ..errors import InvalidOptionError
+from ._blas import single_threaded_blas
 from .esm_logme import TargetStats, esm_logme
-from .esm_logme_fast import Tridiagonal, esm_logme_fast, tridiagonal_esm_logme, tridiagonalize
+from .esm_logme_fast import Tridiagonal, tridiagonal_esm_logme, tridiagonalize
 
 logger = logging.getLogger(__name__)
 
@@ -102,20 +102,20 @@ class ESMLogMEScorer:
 
     def _serial(self, blocks: Iterable[tuple[Tag, np.ndarray]]
                 ) -> Iterator[tuple[Tag, np.ndarray]]:
-        with _single_threaded_blas():  # D x D LAPACK calls gain little from BLAS threads
+        with single_threaded_blas():  # D x D LAPACK calls gain little from BLAS threads
             for tag, maps in blocks:
-                yield tag, esm_logme_fast(self.stats, maps)
+                yield self._finish(tag, maps, [_Done(tridiagonalize(self.stats, part))
+                                               for part in _tasks(maps)])
 
     def _threaded(self, blocks: Iterable[tuple[Tag, np.ndarray]]
                   ) -> Iterator[tuple[Tag, np.ndarray]]:
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="esm-logme")
         pending: deque[tuple[Tag, np.ndarray, list[Future[Tridiagonal]]]] = deque()
         try:
-            with _single_threaded_blas():
+            with single_threaded_blas():
                 for tag, maps in blocks:
-                    pending.append((tag, maps, [
-                        pool.submit(tridiagonalize, self.stats, maps[i:i + TASK_SIZE])
-                        for i in range(0, len(maps), TASK_SIZE)]))
+                    pending.append((tag, maps, [pool.submit(tridiagonalize, self.stats, part)
+                                                for part in _tasks(maps)]))
                     if len(pending) > 1:  # workers hold the next block: finish the oldest
                         yield self._finish(*pending.popleft())
                 while pending:
@@ -123,10 +123,26 @@ class ESMLogMEScorer:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _finish(self, tag: Tag, maps: np.ndarray, futures: list[Future[Tridiagonal]]
+    def _finish(self, tag: Tag, maps: np.ndarray, futures: list[Future[Tridiagonal] | _Done]
                 ) -> tuple[Tag, np.ndarray]:
         tri = Tridiagonal.concat([f.result() for f in futures])
         return tag, tridiagonal_esm_logme(self.stats, tri, maps)
+
+
+def _tasks(maps: np.ndarray) -> list[np.ndarray]:
+    """A block in TASK_SIZE parts. Serial and threaded runs reduce the same parts, so a score
+    does not depend on how many workers computed it (nor on the engine that sharded the hub)."""
+    return [maps[i:i + TASK_SIZE] for i in range(0, len(maps), TASK_SIZE)]
+
+
+class _Done:
+    """A finished computation with a Future's ``result()``."""
+
+    def __init__(self, value: Tridiagonal) -> None:
+        self.value = value
+
+    def result(self) -> Tridiagonal:
+        return self.value
 
 
 def _resolve(backend: ScoreBackend, device: Any) -> tuple[ScoreBackend, Any]:
@@ -138,13 +154,3 @@ def _resolve(backend: ScoreBackend, device: Any) -> tuple[ScoreBackend, Any]:
     if backend is ScoreBackend.AUTO:
         backend = ScoreBackend.TORCH if str(device).startswith("cuda") else ScoreBackend.LAPACK
     return backend, device
-
-
-def _single_threaded_blas() -> AbstractContextManager:
-    """One BLAS thread per worker while workers run (threads would otherwise oversubscribe)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - declared dependency; degrade, do not fail
-        logger.info("threadpoolctl is not installed: BLAS threads are not limited")
-        return nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ScoreError
+from ._blas import single_threaded_blas
 from .logme import _above_rank_tolerance, evidence, label_matrix
 
 
@@ -54,8 +55,9 @@ class TargetStats:
             raise ScoreError(f"features must be (N, D) with N = {len(labels)}, got {f.shape}")
         f_aug = np.hstack([f, np.ones((len(f), 1))])
         y = label_matrix(labels, regression=regression)
-        return cls(gram=f_aug.T @ f_aug, cross=f_aug.T @ y, y_sq=(y**2).sum(0), n=len(f),
-                   factor=_upper_factor(f_aug, f_aug.shape[1]))
+        with single_threaded_blas():  # the same bits whatever the thread count (see _blas)
+            return cls(gram=f_aug.T @ f_aug, cross=f_aug.T @ y, y_sq=(y**2).sum(0), n=len(f),
+                       factor=_upper_factor(f_aug, f_aug.shape[1]))
 
 
 def _upper_factor(rows: np.ndarray, dim: int) -> np.ndarray:
