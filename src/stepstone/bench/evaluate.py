@@ -145,6 +145,11 @@ def evaluate_methods(grid: Grid, results_dir: str | os.PathLike, *, hub: Hub | s
                 logger.error("%s on %s failed: %s", method, target, err)
                 continue
             scores = {ids[i]: s for i, s in ranking.scores().items() if i in ids}
+            if not scores:  # e.g. a method on tuned models without them: no ranking to judge
+                reason = ranking.skipped[0].reason if ranking.skipped else "no scores"
+                logger.warning("%s scored no source of %s (%s); left out", method, target,
+                               reason)
+                continue
             predicted = np.array([scores.get(s, -np.inf) for s in true.index])
             predicted[~np.isfinite(predicted)] = np.nanmin(np.r_[predicted[np.isfinite(
                 predicted)], 0.0]) - 1.0

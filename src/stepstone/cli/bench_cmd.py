@@ -10,7 +10,7 @@ import click
 from . import configure, main
 from .options import hub_option, resolve_hub_path, verbosity
 
-DEFAULT_METHODS = "esm-logme"
+DEFAULT_METHODS = "all"
 
 
 @main.group()
@@ -69,17 +69,26 @@ def transfer(grid_name: str, results_dir: str | None, models_dir: str, only_avai
                f"(source model missing), {run.remaining} remaining")
 
 
+def models_option(func):
+    return click.option("--models", "models_dir", type=click.Path(file_okay=False),
+                        help="Kept tuned source models, for the methods that need them "
+                        "(logme, leep, nce, taskemb).")(func)
+
+
 @bench.command()
 @grid_options
 @hub_option
 @click.option("--methods", default=DEFAULT_METHODS, show_default=True,
-              help="Ranking methods to evaluate, separated by spaces or ';'.")
+              help="Ranking methods to evaluate, separated by spaces or ';' (all: every "
+              "method of `stepstone rank`).")
+@models_option
 @click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "json"]),
               default="markdown", show_default=True)
 @click.option("--per-target", is_flag=True, help="Print the per-target table, not the summary.")
 @verbosity
 def evaluate(grid_name: str, results_dir: str | None, hub_path: str | None, methods: str,
-             fmt: str, per_target: bool, verbose: int, quiet: bool) -> None:
+             models_dir: str | None, fmt: str, per_target: bool, verbose: int,
+             quiet: bool) -> None:
     """Regret@1/3/5, NDCG, Spearman and weighted Kendall tau of every method, from the
     committed ground truth."""
     from ..bench import evaluate_methods
@@ -89,7 +98,7 @@ def evaluate(grid_name: str, results_dir: str | None, hub_path: str | None, meth
     grid = _grid(grid_name)
     evaluation = evaluate_methods(grid, _results_dir(results_dir, grid),
                                   hub=resolve_hub_path(hub_path), methods=_methods(methods),
-                                  show_progress=False)
+                                  show_progress=False, rank_options={"models_dir": models_dir})
     table = evaluation.per_target if per_target else evaluation.summary()
     if fmt == "csv":
         click.echo(table.to_csv(index=False), nl=False)
@@ -103,10 +112,12 @@ def evaluate(grid_name: str, results_dir: str | None, hub_path: str | None, meth
 @grid_options
 @hub_option
 @click.option("--methods", default=DEFAULT_METHODS, show_default=True,
-              help="Ranking methods to evaluate, separated by spaces or ';'.")
+              help="Ranking methods to evaluate, separated by spaces or ';' (all: every "
+              "method of `stepstone rank`).")
+@models_option
 @verbosity
 def report(grid_name: str, results_dir: str | None, hub_path: str | None, methods: str,
-           verbose: int, quiet: bool) -> None:
+           models_dir: str | None, verbose: int, quiet: bool) -> None:
     """Write report.md and PNG plots (gains heatmap, regret@k curves, ESM-LogME vs gain)."""
     from ..bench import GroundTruth, ResultsFile, evaluate_methods, write_report
 
@@ -114,7 +125,8 @@ def report(grid_name: str, results_dir: str | None, hub_path: str | None, method
     grid = _grid(grid_name)
     folder = _results_dir(results_dir, grid)
     evaluation = evaluate_methods(grid, folder, hub=resolve_hub_path(hub_path),
-                                  methods=_methods(methods), show_progress=False)
+                                  methods=_methods(methods), show_progress=False,
+                                  rank_options={"models_dir": models_dir})
     truth = GroundTruth.from_results(ResultsFile(folder), grid)
     command = "stepstone " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     path = write_report(grid, truth, evaluation, folder, command=command)
@@ -122,5 +134,12 @@ def report(grid_name: str, results_dir: str | None, hub_path: str | None, method
 
 
 def _methods(text: str) -> list[str]:
-    """Methods separated by spaces or ';' (commas belong to fusion:a,b specs)."""
-    return [m for m in text.replace(";", " ").split() if m]
+    """Methods separated by spaces or ';' (commas belong to fusion:a,b specs); ``all`` is every
+    method of `stepstone rank` plus the fusion of ESM-LogME and TextEmb."""
+    from ..rank import available_methods
+
+    names = [m for m in text.replace(";", " ").split() if m]
+    if "all" in names:
+        everything = [m for m in available_methods() if not m.endswith(":...")]
+        names = everything + ["fusion:esm-logme,textemb"] + [n for n in names if n != "all"]
+    return list(dict.fromkeys(names))
