@@ -126,6 +126,17 @@ def test_empty_dataset(tmp_path):
     path.write_text("text,label\n")
     with pytest.raises(DataError, match="empty.csv.*empty"):
         load_task(path)
+    path.write_text("")
+    with pytest.raises(DataError, match="empty.csv: the file is empty"):
+        load_task(path)
+
+
+@pytest.mark.parametrize("suffix, sep", [(".csv", ","), (".tsv", "\t")])
+def test_repeated_header_is_an_error_not_a_silent_rename(tmp_path, suffix, sep):
+    path = tmp_path / f"dup{suffix}"
+    path.write_text(sep.join(["text", "text", "label"]) + "\n" + sep.join(["a", "b", "0"]) + "\n")
+    with pytest.raises(DataError, match=r"dup.*\['text'\] more than once"):
+        load_task(path)
 
 
 def test_one_class(tmp_path):

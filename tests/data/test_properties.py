@@ -188,6 +188,10 @@ def test_examples_that_used_to_slip_through(tmp_path):
     with pytest.raises(DataError, match="lone surrogate"):
         load_task(pd.DataFrame({"text": pd.Series(["ok", "bad \ud800"], dtype=object),
                                 "label": [0, 1]}))
+    escaped = tmp_path / "escaped.jsonl"
+    escaped.write_text('{"text": "fine", "label": 0}\n{"text": "bad \\ud800", "label": 1}\n')
+    with pytest.raises(DataError, match="escaped.jsonl: line 2 .*lone surrogate"):
+        load_task(escaped)
     huge = load_task(pd.DataFrame({"text": ["a", "b"], "label": [2**70, 3]}))
     assert huge.label_names == ["3", str(2**70)] and huge.labels.tolist() == [1, 0]
     big_floats = load_task(pd.DataFrame({"text": ["a", "b", "c"], "label": [1e300, 2e300, 1e300]}))

@@ -43,12 +43,15 @@ def list_(hub_path: str | None, base_model: str | None, task_type: str | None,
                                       name=name)
     columns = ["id", "task_type", "num_classes", "num_examples", "fit_cosine", "base_model"]
     frame = pd.DataFrame([{c: getattr(e, c) for c in columns} for e in entries], columns=columns)
+    # regression sources have no class count; keep the column integral instead of 3.0 / NaN
+    frame["num_classes"] = frame["num_classes"].astype("Int64")
     if fmt == "json":
         click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
     elif fmt == "csv":
         click.echo(frame.to_csv(index=False), nl=False)
     else:
-        click.echo(frame.to_string(index=False) if len(frame) else "(no ESMs)")
+        shown = frame.astype(object).where(frame.notna(), "-")
+        click.echo(shown.to_string(index=False) if len(frame) else "(no ESMs)")
         click.echo(f"{len(entries)} ESMs")
 
 

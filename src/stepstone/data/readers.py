@@ -37,8 +37,7 @@ def read_table(path: Path) -> Any:
             return pd.read_parquet(path)
         encoding = text_encoding(path)
         if kind in ("csv", "tsv"):
-            return pd.read_csv(path, sep="\t" if kind == "tsv" else ",", dtype=str,
-                               keep_default_na=False, encoding=encoding)
+            return _read_delimited(path, sep="\t" if kind == "tsv" else ",", encoding=encoding)
         if kind == "jsonl":
             return pd.DataFrame.from_records(_read_jsonl(path, encoding))
         return _read_json(path, encoding)
@@ -51,6 +50,22 @@ def read_table(path: Path) -> Any:
         raise
     except Exception as err:  # pandas/pyarrow parse errors have many types
         raise DataError(f"{path}: cannot be read as {kind}: {err}") from err
+
+
+def _read_delimited(path: Path, *, sep: str, encoding: str) -> Any:
+    import pandas as pd
+
+    try:
+        header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str,
+                             keep_default_na=False, encoding=encoding).iloc[0].tolist()
+    except pd.errors.EmptyDataError as err:
+        raise DataError(f"{path}: the file is empty (no header row, no data).") from err
+    # pandas would silently rename a repeated header to 'text.1': which one is meant is unknowable
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise DataError(f"{path}: the header names column(s) {repeated} more than once; give "
+                        "every column a distinct name.")
+    return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding=encoding)
 
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
@@ -83,8 +98,19 @@ def _read_jsonl(path: Path, encoding: str = "utf-8") -> list[dict[str, Any]]:
             if not isinstance(row, dict):
                 raise DataError(f"{path}: line {line_no} is a JSON {type(row).__name__}, "
                                 "expected an object with one key per column.")
+            if "\\u" in line:  # only an escape can smuggle in a lone surrogate
+                _check_encodable(row, where=f"{path}: line {line_no}")
             rows.append(row)
     return rows
+
+
+def _check_encodable(row: dict[str, Any], *, where: str) -> None:
+    try:
+        json.dumps(row, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise DataError(f"{where} holds text that is not valid Unicode (a lone surrogate such as "
+                        "'\\ud800', often from a badly escaped JSON string); fix or drop that "
+                        "line.") from err
 
 
 def _read_json(path: Path, encoding: str = "utf-8") -> Any:

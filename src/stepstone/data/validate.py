@@ -58,8 +58,8 @@ def clean_texts(values: Sequence[Any], *, where: str, column: str) -> list[str]:
     if bad_type:
         example = values[bad_type[0]]
         raise EmptyTextError(
-            f"{where}: column {column!r} must hold strings, but {_rows(bad_type)} hold "
-            f"{type(example).__name__} values (e.g. {example!r}). Convert them to text or pick "
+            f"{where}: column {column!r} must hold strings, but has {type(example).__name__} "
+            f"values (e.g. {example!r}) in {_rows(bad_type)}. Convert them to text or pick "
             "another text column."
         )
     if empty:
