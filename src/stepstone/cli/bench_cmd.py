@@ -69,19 +69,20 @@ def transfer(grid_name: str, results_dir: str | None, models_dir: str, only_avai
                f"(source model missing), {run.remaining} remaining")
 
 
-def models_option(func):
-    return click.option("--models", "models_dir", type=click.Path(file_okay=False),
+def evaluation_options(func):
+    """--hub, --methods and --models: what `evaluate` and `report` rank the grid's sources with."""
+    func = click.option("--models", "models_dir", type=click.Path(file_okay=False),
                         help="Kept tuned source models, for the methods that need them "
                         "(logme, leep, nce, taskemb).")(func)
+    func = click.option("--methods", default=DEFAULT_METHODS, show_default=True,
+                        help="Ranking methods to evaluate, separated by spaces or ';' (all: "
+                        "every method of `stepstone rank`).")(func)
+    return hub_option(func)
 
 
 @bench.command()
 @grid_options
-@hub_option
-@click.option("--methods", default=DEFAULT_METHODS, show_default=True,
-              help="Ranking methods to evaluate, separated by spaces or ';' (all: every "
-              "method of `stepstone rank`).")
-@models_option
+@evaluation_options
 @click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "json"]),
               default="markdown", show_default=True)
 @click.option("--per-target", is_flag=True, help="Print the per-target table, not the summary.")
@@ -110,11 +111,7 @@ def evaluate(grid_name: str, results_dir: str | None, hub_path: str | None, meth
 
 @bench.command()
 @grid_options
-@hub_option
-@click.option("--methods", default=DEFAULT_METHODS, show_default=True,
-              help="Ranking methods to evaluate, separated by spaces or ';' (all: every "
-              "method of `stepstone rank`).")
-@models_option
+@evaluation_options
 @verbosity
 def report(grid_name: str, results_dir: str | None, hub_path: str | None, methods: str,
            models_dir: str | None, verbose: int, quiet: bool) -> None:

@@ -55,17 +55,18 @@ def read_table(path: Path) -> Any:
 def _read_delimited(path: Path, *, sep: str, encoding: str) -> Any:
     import pandas as pd
 
-    try:
-        header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str,
-                             keep_default_na=False, encoding=encoding).iloc[0].tolist()
+    try:  # header=None: read the header as a row, so that repeated names can be seen
+        rows = pd.read_csv(path, sep=sep, header=None, dtype=str, keep_default_na=False,
+                           encoding=encoding)
     except pd.errors.EmptyDataError as err:
         raise DataError(f"{path}: the file is empty (no header row, no data).") from err
+    header = rows.iloc[0].tolist()
     # pandas would silently rename a repeated header to 'text.1': which one is meant is unknowable
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         raise DataError(f"{path}: the header names column(s) {repeated} more than once; give "
                         "every column a distinct name.")
-    return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding=encoding)
+    return pd.DataFrame(rows.iloc[1:].to_numpy(), columns=header)
 
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
