@@ -66,3 +66,17 @@ def hf_offline() -> bool:
     time, or ``TRANSFORMERS_OFFLINE``)."""
     value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
     return value.strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), recorded with every measured figure because
+    the machines that run stepstone's benchmarks differ (with or without AMX, for instance)."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

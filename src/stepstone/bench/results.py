@@ -18,6 +18,7 @@ from typing import Any
 
 from .._io import write_json
 from ..errors import BenchmarkError
+from ..hub.locks import esm_lock
 
 logger = logging.getLogger(__name__)
 
@@ -77,18 +78,20 @@ class ResultsFile:
         return {c.key for c in self.cells()}
 
     def append(self, cell: Cell) -> None:
+        """Append one cell (fsynced), under a lock shared by every worker of the folder."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._repair_tail()
-        new = not self.csv.is_file() or self.csv.stat().st_size == 0
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=_COLUMNS, lineterminator="\n")
-        if new:
-            writer.writeheader()
-        writer.writerow(asdict(cell))
-        with open(self.csv, "a", encoding="utf-8") as handle:
-            handle.write(buffer.getvalue())
-            handle.flush()
-            os.fsync(handle.fileno())
+        with esm_lock(self.folder, "transfer.csv"):
+            self._repair_tail()
+            new = not self.csv.is_file() or self.csv.stat().st_size == 0
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=_COLUMNS, lineterminator="\n")
+            if new:
+                writer.writeheader()
+            writer.writerow(asdict(cell))
+            with open(self.csv, "a", encoding="utf-8") as handle:
+                handle.write(buffer.getvalue())
+                handle.flush()
+                os.fsync(handle.fileno())
 
     def _repair_tail(self) -> None:
         """Drop a half-written last line before appending after a crash."""
@@ -108,6 +111,44 @@ class ResultsFile:
         import pandas as pd
 
         return pd.DataFrame([asdict(c) for c in self.cells()], columns=_COLUMNS)
+
+
+#: Grid settings that must be equal for one grid to take over another's cells.
+_COMPARABLE = ("target_examples", "eval_examples", "sample_seed", "source_examples",
+               "source_finetune", "target_finetune")
+
+
+def import_reused_cells(grid, results: ResultsFile) -> int:
+    """Copy the finished cells of the grids named in ``grid.reuses`` (results folders beside
+    ``results``) that ``grid`` also has, when their settings match; returns how many.
+
+    The copies are the same measurements (same target sample, source model settings, seed), so
+    the larger grid does not run them again; ``transfer.json`` records where they came from.
+    """
+    from .grids import GRIDS
+
+    count = 0
+    wanted = {(t, s or BASELINE, seed) for t, s, seed in grid.cells()}
+    for name in grid.reuses:
+        other = GRIDS.get(name)
+        mine, theirs = grid.to_dict(), other.to_dict() if other else {}
+        if other is None or any(mine[k] != theirs[k] for k in _COMPARABLE):
+            logger.warning("grid %s cannot reuse grid %s: unknown or other settings", grid.name,
+                           name)
+            continue
+        source = ResultsFile(results.folder.parent / name)
+        done = results.done()
+        new = [c for c in source.cells() if c.key in wanted and c.key not in done]
+        for cell in new:
+            results.append(cell)
+        if new:
+            meta = results.read_meta()
+            meta.setdefault("imported", []).append({"from": str(source.csv),
+                                                    "cells": len(new)})
+            results.write_meta(meta)
+            logger.info("took over %d finished cells of grid %s", len(new), name)
+        count += len(new)
+    return count
 
 
 def _convert(name: str, value: str) -> Any:

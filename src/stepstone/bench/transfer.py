@@ -14,6 +14,7 @@ import logging
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import numpy as np
 from scipy import stats
 
 from .. import __version__
-from .._env import DEFAULT_MODEL
+from .._env import DEFAULT_MODEL, cpu_model, default_hub_path
 from .._progress import progress
 from ..data.loaders import load_task, task_name
 from ..data.task import TaskData
@@ -31,9 +32,11 @@ from ..errors import ModelLoadError, StepstoneError
 from ..finetune.model import TunedModel
 from ..finetune.train import fine_tune, predict
 from ..hub.source_esm import BuildConfig, split_source, tuned_source_model
-from ..hub.hub import slugify
+from ..hub.hub import Hub, slugify
 from .grids import Grid
-from .results import BASELINE, Cell, ResultsFile
+from .results import BASELINE, Cell, ResultsFile, import_reused_cells
+from .tuned_scores import TUNED_METHODS, store_tuned_scores
+from .workers import WorkerSettings, pending_cells, run_workers, source_folder, work
 
 logger = logging.getLogger(__name__)
 
@@ -86,49 +89,95 @@ class TransferRun:
     finished: list[Cell] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # "target|source|seed" -> reason
     remaining: int = 0
+    imported: int = 0  # cells taken over from the grids in ``Grid.reuses``
 
 
 def run_transfer(grid: Grid, *, results_dir: str | os.PathLike,
                  models_dir: str | os.PathLike, model_name: str = DEFAULT_MODEL,
                  device: str | None = None, only_available: bool = False,
-                 max_cells: int | None = None, show_progress: bool | None = None) -> TransferRun:
+                 max_cells: int | None = None, workers: int = 1, threads: int | None = None,
+                 tuned_methods: tuple[str, ...] = TUNED_METHODS,
+                 hub: str | os.PathLike | None = None, show_progress: bool | None = None) -> TransferRun:
     """Run every unfinished cell of ``grid``, appending each result to ``results_dir``.
 
     Source models are read from ``models_dir/<source id>`` (where ``stepstone build
-    --keep-models`` leaves them) or fine-tuned there with the grid's source settings; with
+    --keep-models`` leaves them) or fine-tuned there once with the grid's source settings; with
     ``only_available`` cells whose source model is not there yet are left for a later run.
+    ``workers > 1`` runs that many processes (``threads`` torch threads each, default 1) over
+    disjoint cells (bench/workers.py); ``max_cells`` is then shared out between them. Whenever
+    a source model is loaded, the scores of ``tuned_methods`` on it are stored for every
+    target (bench/tuned_scores.py), so methods on tuned models can be evaluated later without
+    the models (``hub`` names the sources: default, the bundled hub).
     """
     results = ResultsFile(results_dir)
-    _write_meta(results, grid, model_name=model_name, models_dir=models_dir, device=device)
-    done = results.done()
-    todo = [c for c in grid.cells() if (c[0], c[1] or BASELINE, c[2]) not in done]
-    todo.sort(key=lambda c: (c[1] is not None, c[1] or "", c[0], c[2]))  # one source at a time
-    run = TransferRun(remaining=len(todo))
-    targets: dict[str, tuple[TaskData, TaskData]] = {}
-    source_cache: tuple[str | None, TunedModel | None] = (None, None)
+    imported = import_reused_cells(grid, results)
+    _write_meta(results, grid, model_name=model_name, models_dir=models_dir, device=device,
+                workers=workers)
+    before = results.done()
+    todo = pending_cells(grid, results)
+    share = None if max_cells is None else -(-max_cells // max(workers, 1))
+    settings = WorkerSettings(grid=grid, results_dir=str(results_dir),
+                              models_dir=str(models_dir), model_name=model_name, device=device,
+                              only_available=only_available, max_cells=share, threads=threads,
+                              tuned_methods=tuple(tuned_methods),
+                              hub=str(hub) if hub is not None else None,
+                              log_level=logging.getLogger("stepstone").getEffectiveLevel())
     bar = progress(total=len(todo), desc=f"Transfer grid {grid.name}", unit="cell",
                    show=show_progress)
     with bar:
-        for target, source, seed in todo[:max_cells] if max_cells else todo:
-            label = f"{target}|{source or BASELINE}|{seed}"
-            if source is not None and source != source_cache[0]:
-                source_cache = (source, _source_model(source, grid, models_dir, model_name,
-                                                      device, only_available))
-            if source is not None and source_cache[1] is None:
-                run.skipped[label] = "source model not available yet"
-                bar.update(1)
-                continue
-            if target not in targets:
-                targets[target] = target_samples(target, grid)
-            cell = _run_cell(targets[target], source_cache[1] if source else None,
-                             target=target, source=source, seed=seed, grid=grid,
-                             model_name=model_name, device=device)
-            results.append(cell)
-            run.finished.append(cell)
-            run.remaining -= 1
-            bar.update(1)
-            bar.set_postfix(last=f"{cell.score:.3f}", refresh=False)
-    return run
+        if workers <= 1:
+            serve_cells(settings, on_cell=lambda cell: _advance(bar, cell))
+        else:
+            start = len(results.done())
+            run_workers(settings, workers,
+                        on_progress=lambda n: bar.update(max(0, n - start - bar.n)))
+    finished = [c for c in results.cells() if c.key not in before]
+    left = pending_cells(grid, results)
+    skipped = {f"{t}|{s}|{seed}": "source model not available yet" for t, s, seed in left
+               if only_available and s is not None
+               and not TunedModel.is_saved(source_folder(models_dir, s))}
+    return TransferRun(finished=finished, skipped=skipped, remaining=len(left),
+                       imported=imported)
+
+
+def _advance(bar, cell: Cell) -> None:
+    bar.update(1)
+    bar.set_postfix(last=f"{cell.score:.3f}", refresh=False)
+
+
+def serve_cells(settings: WorkerSettings, *,
+                on_cell: Callable[[Cell], None] | None = None) -> int:
+    """One worker's share of a grid (this process): cells until none is left to take."""
+    grid = settings.grid
+    results = ResultsFile(settings.results_dir)
+    targets: dict[str, tuple[TaskData, TaskData]] = {}
+
+    def run_cell(key, source_model: TunedModel | None) -> None:
+        target, source, seed = key
+        if target not in targets:
+            targets[target] = target_samples(target, grid)
+        cell = _run_cell(targets[target], source_model, target=target, source=source, seed=seed,
+                         grid=grid, model_name=settings.model_name, device=settings.device)
+        results.append(cell)
+        if on_cell is not None:
+            on_cell(cell)
+
+    def get_model(source: str) -> TunedModel | None:
+        return _source_model(source, grid, settings.models_dir, settings.model_name,
+                             settings.device, settings.only_available)
+
+    hub: list[Hub] = []  # opened on first use, then shared by every source of this worker
+
+    def on_new_model(source: str, model: TunedModel) -> None:
+        if not settings.tuned_methods:
+            return
+        if not hub:
+            hub.append(Hub(settings.hub or default_hub_path()))
+        store_tuned_scores(grid, source, results_dir=settings.results_dir,
+                           models_dir=settings.models_dir, methods=settings.tuned_methods,
+                           hub=hub[0])
+
+    return work(settings, run_cell, get_model, on_new_model)
 
 
 def _source_model(source: str, grid: Grid, models_dir: str | os.PathLike, model_name: str,
@@ -177,5 +226,6 @@ def _write_meta(results: ResultsFile, grid: Grid, **run: Any) -> None:
     runs.append({"started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                  "stepstone": __version__, "machine": platform.platform(),
                  "processor": platform.processor() or platform.machine(),
+                 "cpu_model": cpu_model(),
                  "cpus": os.cpu_count(), **{k: str(v) for k, v in run.items()}})
     results.write_meta({"grid": grid.to_dict(), "runs": runs})

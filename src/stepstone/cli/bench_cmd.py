@@ -11,6 +11,7 @@ from . import configure, main
 from .options import hub_option, resolve_hub_path, verbosity
 
 DEFAULT_METHODS = "all"
+TUNED_METHODS = ("logme", "leep", "nce")  # bench/tuned_scores.py (not imported: keeps --help fast)
 
 
 @main.group()
@@ -22,7 +23,7 @@ def grid_options(func):
     func = click.option("--results", "results_dir", type=click.Path(file_okay=False),
                         help="Results folder (default: benchmarks/results/<grid>).")(func)
     return click.option("--grid", "grid_name", default="reduced", show_default=True,
-                        help="Grid name (reduced, full) or a JSON grid file.")(func)
+                        help="Grid name (reduced, medium, full) or a JSON grid file.")(func)
 
 
 def _grid(grid_name: str):
@@ -47,25 +48,40 @@ def _results_dir(results_dir: str | None, grid) -> str:
 @click.option("--only-available", is_flag=True,
               help="Skip cells whose source model is not in --models yet (run again later).")
 @click.option("--max-cells", type=int, help="Stop after this many cells (resume later).")
-@click.option("--threads", type=int, help="torch CPU threads.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes over disjoint cells (e.g. one per core); any number of "
+              "runs may share a results folder.")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="torch CPU threads per worker (default: torch's choice with one worker, 1 "
+              "with several).")
+@click.option("--tuned-methods", default=",".join(TUNED_METHODS), show_default=True,
+              help="Methods on tuned source models whose scores are stored for every source "
+              "model loaded (comma-separated; empty: none).")
 @click.option("--device", help="torch device (default: cuda if available, else cpu).")
+@hub_option
 @verbosity
 def transfer(grid_name: str, results_dir: str | None, models_dir: str, only_available: bool,
-             max_cells: int | None, threads: int | None, device: str | None, verbose: int,
-             quiet: bool) -> None:
+             max_cells: int | None, workers: int, threads: int | None, tuned_methods: str,
+             device: str | None, hub_path: str | None, verbose: int, quiet: bool) -> None:
     """Fine-tune source -> target for every cell of a grid (resumable, one row per cell)."""
     import torch
 
     from ..bench import run_transfer
 
     configure(verbose, quiet)
-    if threads:
+    if threads and workers == 1:
         torch.set_num_threads(threads)
     grid = _grid(grid_name)
     run = run_transfer(grid, results_dir=_results_dir(results_dir, grid), models_dir=models_dir,
                        device=device, only_available=only_available, max_cells=max_cells,
+                       workers=workers, threads=threads,
+                       tuned_methods=tuple(m.strip() for m in tuned_methods.split(",")
+                                           if m.strip()),
+                       hub=resolve_hub_path(hub_path),
                        show_progress=False if quiet else None)
-    click.echo(f"finished {len(run.finished)} cells, {len(run.skipped)} skipped "
+    imported = f", {run.imported} taken over from {', '.join(grid.reuses)}" if run.imported \
+        else ""
+    click.echo(f"finished {len(run.finished)} cells{imported}, {len(run.skipped)} skipped "
                f"(source model missing), {run.remaining} remaining")
 
 

@@ -1,0 +1,86 @@
+"""Several workers over one grid: every cell once, every source model fine-tuned once."""
+
+from __future__ import annotations
+
+import json
+
+from stepstone.bench import Grid, ResultsFile, run_transfer
+from stepstone.bench.grids import GRIDS, MEDIUM, REDUCED
+from stepstone.bench.results import BASELINE, Cell, import_reused_cells
+from stepstone.bench.tuned_scores import TUNED_METHODS, TunedScores
+from stepstone.bench.workers import pending_cells
+from stepstone.finetune import FineTuneConfig
+from stepstone.hub import BuildConfig, Hub, build_hub
+
+TINY = FineTuneConfig(epochs=1, batch_size=8, learning_rate=1e-3)
+
+
+def _grid(pool) -> Grid:
+    return Grid(name="toy", targets=(str(pool / "alpha"), str(pool / "gamma")),
+                sources=tuple(str(pool / n) for n in ("alpha", "beta", "gamma")),
+                target_examples=30, eval_examples=20, seeds=(1, 2), source_examples=30,
+                source_finetune=TINY, target_finetune=TINY)
+
+
+def test_two_workers_run_every_cell_once_and_store_tuned_scores(toy_pool, tiny_bert, tmp_path):
+    grid = _grid(toy_pool)
+    hub = Hub(tmp_path / "hub", create=True)
+    build_hub(list(grid.sources), hub, config=BuildConfig(
+        model_name=tiny_bert, pooling="pooler", num_examples=30, held_out=10, finetune=TINY))
+    results, models = tmp_path / "results", tmp_path / "models"
+    run = run_transfer(grid, results_dir=results, models_dir=models, model_name=tiny_bert,
+                       workers=2, hub=hub.root, tuned_methods=("logme", "leep"))
+    cells = ResultsFile(results).cells()
+    keys = [c.key for c in cells]
+    expected = {(t, s or BASELINE, seed) for t, s, seed in grid.cells()}
+    assert len(keys) == len(set(keys)) == len(expected) == 12  # each cell exactly once
+    assert set(keys) == expected
+    assert run.remaining == 0 and len(run.finished) == 12
+    assert pending_cells(grid, ResultsFile(results)) == []
+
+    store = TunedScores(results)
+    recorded = [json.loads(line) for line in store.models.read_text().splitlines()]
+    # one model per source: a second fine-tuning would have left a second identity
+    assert sorted(r["source"] for r in recorded) == ["alpha", "beta", "gamma"]
+    table = store.table()
+    # logme for every (target, candidate); leep only on the classification target alpha
+    assert set(table[("alpha", "logme")]) == {"beta", "gamma"}
+    assert set(table[("gamma", "logme")]) == {"alpha", "beta"}
+    assert set(table[("alpha", "leep")]) == {"beta"}  # gamma is a regression source
+    assert ("gamma", "leep") not in table  # LEEP does not take regression targets
+    assert len(store.rows()) == len({(r["target"], r["source"], r["method"])
+                                     for r in store.rows()})
+
+    again = run_transfer(grid, results_dir=results, models_dir=models, model_name=tiny_bert,
+                         workers=2, hub=hub.root, tuned_methods=("logme", "leep"))
+    assert again.finished == [] and len(ResultsFile(results).cells()) == 12
+
+
+def test_reused_cells_are_taken_over_once(tmp_path):
+    reduced = ResultsFile(tmp_path / "reduced")
+    target, source = REDUCED.targets[0], REDUCED.candidates(REDUCED.targets[0])[0]
+    cell = Cell(target=target, source=source, seed=42, score=0.5, metric="accuracy",
+                train_examples=500, eval_examples=1000, seconds=1.0, device="cpu",
+                finished="now")
+    reduced.append(cell)
+    reduced.append(Cell(**{**cell.__dict__, "source": "not-in-medium"}))
+    medium = ResultsFile(tmp_path / "medium")
+    assert import_reused_cells(MEDIUM, medium) == 1
+    assert [c.key for c in medium.cells()] == [cell.key]
+    assert import_reused_cells(MEDIUM, medium) == 0
+    assert medium.read_meta()["imported"][0]["cells"] == 1
+
+
+def test_medium_grid_extends_the_reduced_one():
+    assert GRIDS["medium"] is MEDIUM and MEDIUM.reuses == ("reduced",)
+    assert set(REDUCED.targets) < set(MEDIUM.targets) and len(MEDIUM.targets) == 12
+    assert set(REDUCED.sources) < set(MEDIUM.sources) and len(MEDIUM.sources) == 23
+    reduced_cells = set(REDUCED.cells())
+    assert reduced_cells < set(MEDIUM.cells())
+    assert len(MEDIUM.cells()) - len(reduced_cells) == 603
+
+
+def test_cli_default_tuned_methods_are_the_library_ones():
+    from stepstone.cli import bench_cmd
+
+    assert bench_cmd.TUNED_METHODS == TUNED_METHODS
