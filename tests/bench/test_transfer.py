@@ -124,5 +124,6 @@ def test_cli_evaluate_reads_committed_results(grid, tiny_bert, tmp_path):
     out = CliRunner().invoke(main, ["bench", "evaluate", "--grid", str(grid_file), "--results",
                                     str(results), "--hub", str(hub.root), "-q"])
     assert out.exit_code == 0, out.output
-    assert out.output.splitlines()[0].startswith("| type | method | targets | regret@1")
+    assert out.output.splitlines()[0].startswith("Mean over targets [90 % bootstrap interval")
+    assert "| method | targets | regret@1 |" in out.output
     assert "esm-logme" in out.output and "random (expected)" in out.output

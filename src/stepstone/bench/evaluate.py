@@ -19,12 +19,18 @@ from .grids import Grid
 from .metrics import selection_metrics
 from .results import BASELINE, ResultsFile
 from .tables import markdown_table
+from .tuned_scores import TunedScores
+from .uncertainty import BOOT_METRICS, Bootstrap, TargetTruth, bootstrap, noise_ceiling
 
 logger = logging.getLogger(__name__)
 
 METRICS = ("regret@1", "regret@3", "regret@5", "ndcg", "spearman", "weighted_tau")
 #: Rows that need no ranking method: random order (exact expectation) and no intermediate step.
 RANDOM, NO_TRANSFER = "random (expected)", "no transfer"
+#: The row of one seed's ground truth used as a ranking (bench/uncertainty.py).
+CEILING = "noise ceiling (one seed)"
+#: The method every other is compared with.
+REFERENCE_METHOD = "esm-logme"
 
 
 @dataclass
@@ -33,6 +39,7 @@ class GroundTruth:
 
     cells: pd.DataFrame  # columns: target, source, mean, std, seeds
     task_types: dict[str, str]
+    raw: pd.DataFrame | None = None  # one row per (target, source, seed), as in the results
 
     @classmethod
     def from_results(cls, results: ResultsFile, grid: Grid) -> GroundTruth:
@@ -45,7 +52,19 @@ class GroundTruth:
         cells = cells.reset_index()
         types = {t: ("regression" if (frame[frame.target == t].metric == "pearson_spearman").any()
                      else "classification") for t in frame.target.unique()}
-        return cls(cells=cells, task_types=types)
+        return cls(cells=cells, task_types=types, raw=frame)
+
+    def target_truth(self, target: str) -> TargetTruth:
+        """The target's seed-level results as arrays (sources in :meth:`sources` order)."""
+        rows = self.raw[self.raw.target == target]
+        sources = tuple(self.sources(target).index)
+        table = rows.pivot_table(index="source", columns="seed", values="score")
+        seeds = table.reindex(list(sources)).to_numpy(float)
+        base = table.loc[BASELINE].to_numpy(float) if BASELINE in table.index \
+            else np.array([np.nan])
+        return TargetTruth(name=Path(target).name, sources=sources, seeds=seeds,
+                           baseline=base[np.isfinite(base)] if np.isfinite(base).any()
+                           else np.array([np.nan]))
 
     @property
     def targets(self) -> list[str]:
@@ -99,6 +118,10 @@ class Evaluation:
 
     per_target: pd.DataFrame
     predictions: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    #: seed and target resamples of every metric (None when not computed)
+    boot: Bootstrap | None = None
+    #: methods whose scores came from the stored tuned-model scores, not from live models
+    stored_methods: list[str] = field(default_factory=list)
 
     def summary(self) -> pd.DataFrame:
         """Mean over targets by task type (and over all targets), per method."""
@@ -114,18 +137,89 @@ class Evaluation:
     def to_markdown(self, *, digits: int = 2) -> str:
         return markdown_table(self.summary(), digits=digits)
 
+    def intervals(self, *, level: float = 0.9) -> pd.DataFrame:
+        """Per method (all targets): each metric's mean over targets and its ``level``
+        bootstrap interval (targets and seeds resampled), and the number of targets."""
+        if self.boot is None:
+            raise StepstoneError("no bootstrap was computed (evaluate_methods(replicates=0))")
+        rows = []
+        for method in self.boot.values:
+            row: dict[str, Any] = {"method": method}
+            for metric in BOOT_METRICS:
+                mean, low, high, n = self.boot.interval(method, metric, level=level)
+                row.update({metric: mean, f"{metric} low": low, f"{metric} high": high})
+                row["targets"] = max(row.get("targets", 0), n)
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        return frame[["method", "targets"] + [c for c in frame.columns
+                                              if c not in ("method", "targets")]]
+
+    def paired(self, *, reference: str = REFERENCE_METHOD, level: float = 0.9) -> pd.DataFrame:
+        """``reference`` minus every other method, per metric, on the targets both scored:
+        mean difference, bootstrap interval, sign-flip permutation p-value over targets, the
+        Benjamini-Hochberg adjusted p-value (over the methods, per metric) and the number of
+        targets on which each side is better."""
+        from scipy.stats import false_discovery_control
+
+        if self.boot is None or reference not in self.boot.values:
+            return pd.DataFrame()
+        others = [m for m in self.boot.values if m not in (reference, CEILING)]
+        rows = [{"method": m, "metric": metric,
+                 **self.boot.paired(reference, m, metric, level=level)}
+                for metric in BOOT_METRICS for m in others]
+        frame = pd.DataFrame([r for r in rows if r.get("targets")])
+        if frame.empty:
+            return frame
+        frame["p_adjusted"] = np.nan
+        for metric, part in frame.groupby("metric"):
+            frame.loc[part.index, "p_adjusted"] = false_discovery_control(
+                part["p_permutation"].to_numpy(float))
+        return frame
+
+    def fidelity(self, *, approximation: str = REFERENCE_METHOD, exact: str = "logme",
+                 k: int = 5) -> pd.DataFrame:
+        """Per target: how closely ``approximation``'s ranking (ESM-LogME) follows
+        ``exact``'s (LogME on the tuned source models): Spearman correlation of their scores
+        and the overlap of their top ``k``, over the sources both scored."""
+        from scipy import stats
+
+        rows = []
+        approx, full = self.predictions.get(approximation, {}), self.predictions.get(exact, {})
+        for target in sorted(set(approx) & set(full)):
+            common = sorted(set(approx[target]) & set(full[target]))
+            if len(common) < 2:
+                continue
+            a = np.array([approx[target][s] for s in common])
+            b = np.array([full[target][s] for s in common])
+            top_a = {common[i] for i in np.argsort(-a)[:k]}
+            top_b = {common[i] for i in np.argsort(-b)[:k]}
+            rows.append({"target": target, "sources": len(common),
+                         "spearman": float(stats.spearmanr(a, b).statistic),
+                         f"top-{k} overlap": len(top_a & top_b) / min(k, len(common)),
+                         f"same top-1": bool(common[int(np.argmax(a))]
+                                             == common[int(np.argmax(b))])})
+        return pd.DataFrame(rows)
+
 
 def evaluate_methods(grid: Grid, results_dir: str | os.PathLike, *, hub: Hub | str | os.PathLike,
                      methods: list[str], show_progress: bool | None = None,
-                     rank_options: dict[str, Any] | None = None) -> Evaluation:
+                     rank_options: dict[str, Any] | None = None, replicates: int = 2000,
+                     seed: int = 0) -> Evaluation:
     """Rank each target's candidates with every method and compare with the ground truth.
 
     Each target is ranked with the same training sample the ground truth fine-tuned on. A
-    candidate a method cannot score is placed last (tied with other such candidates).
+    candidate a method cannot score is placed last (tied with other such candidates). Methods
+    on tuned source models use the scores stored with the results (bench/tuned_scores.py)
+    unless ``rank_options["models_dir"]`` names an existing folder of models. ``replicates``
+    seed-and-target bootstrap resamples give the intervals (0: none).
     """
     truth = GroundTruth.from_results(ResultsFile(results_dir), grid)
     hub = hub if isinstance(hub, Hub) else Hub(hub)
-    rows, predictions = [], {}
+    stored = TunedScores(results_dir).table()
+    models_dir = (rank_options or {}).get("models_dir")
+    live_models = models_dir is not None and Path(models_dir).is_dir()
+    used_stored: set[str] = set()
+    rows, predictions, aligned = [], {}, {}
     for target in truth.targets:
         true = truth.sources(target)
         base = truth.baseline(target)
@@ -136,27 +230,62 @@ def evaluate_methods(grid: Grid, results_dir: str | os.PathLike, *, hub: Hub | s
         rows.append(_row(RANDOM, target, kind, selection_metrics(tied, true.values,
                                                                  baseline=base)))
         for method in methods:
-            try:
-                ranking = rank_sources(target, hub=hub, method=method,
-                                       num_examples=grid.target_examples, seed=grid.sample_seed,
-                                       filters={"ids": list(ids)}, show_progress=show_progress,
-                                       **(rank_options or {}))
-            except StepstoneError as err:
-                logger.error("%s on %s failed: %s", method, target, err)
+            key = (Path(target).name, method)
+            if not live_models and key in stored:
+                scores = {ids[i]: s for i, s in stored[key].items() if i in ids}
+                used_stored.add(method)
+            else:
+                scores = _live_scores(target, method, hub=hub, grid=grid, ids=ids,
+                                      show_progress=show_progress, rank_options=rank_options)
+            if not scores:
                 continue
-            scores = {ids[i]: s for i, s in ranking.scores().items() if i in ids}
-            if not scores:  # e.g. a method on tuned models without them: no ranking to judge
-                reason = ranking.skipped[0].reason if ranking.skipped else "no scores"
-                logger.warning("%s scored no source of %s (%s); left out", method, target,
-                               reason)
-                continue
-            predicted = np.array([scores.get(s, -np.inf) for s in true.index])
-            predicted[~np.isfinite(predicted)] = np.nanmin(np.r_[predicted[np.isfinite(
-                predicted)], 0.0]) - 1.0
+            predicted = _aligned(scores, list(true.index))
             predictions.setdefault(method, {})[target] = scores
+            aligned.setdefault(method, {})[Path(target).name] = predicted
             rows.append(_row(method, target, kind, selection_metrics(predicted, true.values,
                                                                      baseline=base)))
-    return Evaluation(per_target=pd.DataFrame(rows), predictions=predictions)
+    boot = _bootstrap(truth, aligned, replicates=replicates, seed=seed) if replicates else None
+    return Evaluation(per_target=pd.DataFrame(rows), predictions=predictions, boot=boot,
+                      stored_methods=sorted(used_stored))
+
+
+def _live_scores(target: str, method: str, *, hub: Hub, grid: Grid, ids: dict[str, str],
+                 show_progress: bool | None, rank_options: dict[str, Any] | None
+                 ) -> dict[str, float]:
+    """``method``'s score per candidate source of ``target`` (empty when it scored none)."""
+    try:
+        ranking = rank_sources(target, hub=hub, method=method,
+                               num_examples=grid.target_examples, seed=grid.sample_seed,
+                               filters={"ids": list(ids)}, show_progress=show_progress,
+                               **(rank_options or {}))
+    except StepstoneError as err:
+        logger.error("%s on %s failed: %s", method, target, err)
+        return {}
+    scores = {ids[i]: s for i, s in ranking.scores().items() if i in ids}
+    if not scores:  # e.g. a method on tuned models without them: no ranking to judge
+        reason = ranking.skipped[0].reason if ranking.skipped else "no scores"
+        logger.warning("%s scored no source of %s (%s); left out", method, target, reason)
+    return scores
+
+
+def _aligned(scores: dict[str, float], sources: list[str]) -> np.ndarray:
+    """Scores in ``sources`` order; a source the method could not score ranks last."""
+    predicted = np.array([scores.get(s, -np.inf) for s in sources])
+    predicted[~np.isfinite(predicted)] = np.nanmin(np.r_[predicted[np.isfinite(
+        predicted)], 0.0]) - 1.0
+    return predicted
+
+
+def _bootstrap(truth: GroundTruth, aligned: dict[str, dict[str, np.ndarray]], *,
+               replicates: int, seed: int) -> Bootstrap:
+    truths = [truth.target_truth(t) for t in truth.targets]
+    boot = bootstrap(truths, aligned, replicates=replicates, seed=seed)
+    for target_truth in truths:  # the ceiling is fixed per target: only targets resample
+        ceiling = noise_ceiling(target_truth)
+        boot.values.setdefault(CEILING, {})[target_truth.name] = {
+            m: np.full(replicates, v) for m, v in ceiling.items()}
+        boot.point.setdefault(CEILING, {})[target_truth.name] = ceiling
+    return boot
 
 
 def _no_transfer(true: np.ndarray, base: float | None) -> dict[str, float]:

@@ -78,6 +78,13 @@ class Grid:
                 out.extend((target, source, seed) for source in self.candidates(target))
         return out
 
+    def cells_done(self, done: set[tuple[str, str, int]]) -> set[tuple[str, str, int]]:
+        """The keys of ``done`` (``(target, source or BASELINE, seed)``) that are cells of this
+        grid."""
+        from .results import BASELINE
+
+        return done & {(t, s or BASELINE, seed) for t, s, seed in self.cells()}
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -10,6 +10,7 @@ import numpy as np
 from .evaluate import NO_TRANSFER, RANDOM, Evaluation, GroundTruth
 from .grids import Grid
 from .metrics import regret_at_k
+from .report_stats import statistics_sections
 from .tables import markdown_table
 
 MAX_K = 10
@@ -29,7 +30,9 @@ def write_report(grid: Grid, truth: GroundTruth, evaluation: Evaluation,
     if "esm-logme" in evaluation.predictions:
         plots.append(plot_score_vs_gain(truth, evaluation.predictions["esm-logme"],
                                         folder / "esm_logme_vs_gain.png"))
-    text = _markdown(grid, truth, evaluation, [p.name for p in plots], command)
+    extra, extra_plots = statistics_sections(evaluation, folder)
+    text = _markdown(grid, truth, evaluation, [p.name for p in plots] + extra_plots, command,
+                     extra)
     path = folder / "report.md"
     path.write_text(text, encoding="utf-8")
     evaluation.per_target.to_csv(folder / "evaluation_per_target.csv", index=False)
@@ -39,7 +42,7 @@ def write_report(grid: Grid, truth: GroundTruth, evaluation: Evaluation,
 
 
 def _markdown(grid: Grid, truth: GroundTruth, evaluation: Evaluation, plots: list[str],
-              command: str) -> str:
+              command: str, extra: list[str] = ()) -> str:
     summary = truth.summary()
     helped = summary["share_above_baseline"].dropna()
     lines = [f"# Benchmark report: grid `{grid.name}`", "", grid.description, ""]
@@ -63,6 +66,7 @@ def _markdown(grid: Grid, truth: GroundTruth, evaluation: Evaluation, plots: lis
         markdown_table(evaluation.summary()), "",
         "### Per target", "",
         markdown_table(evaluation.per_target), "",
+        *extra,
         "## Plots", "",
     ]
     lines += [f"![{name}]({name})" for name in plots]

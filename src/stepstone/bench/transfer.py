@@ -128,9 +128,8 @@ def run_transfer(grid: Grid, *, results_dir: str | os.PathLike,
         if workers <= 1:
             serve_cells(settings, on_cell=lambda cell: _advance(bar, cell))
         else:
-            start = len(results.done())
-            run_workers(settings, workers,
-                        on_progress=lambda n: bar.update(max(0, n - start - bar.n)))
+            start = len(set(grid.cells_done(results.done())))
+            run_workers(settings, workers, on_progress=lambda n: _catch_up(bar, n - start))
     finished = [c for c in results.cells() if c.key not in before]
     left = pending_cells(grid, results)
     skipped = {f"{t}|{s}|{seed}": "source model not available yet" for t, s, seed in left
@@ -138,6 +137,11 @@ def run_transfer(grid: Grid, *, results_dir: str | os.PathLike,
                and not TunedModel.is_saved(source_folder(models_dir, s))}
     return TransferRun(finished=finished, skipped=skipped, remaining=len(left),
                        imported=imported)
+
+
+def _catch_up(bar, finished: int) -> None:
+    if finished > bar.n:  # redraw only when cells finished (a log file gets one line each)
+        bar.update(finished - bar.n)
 
 
 def _advance(bar, cell: Cell) -> None:

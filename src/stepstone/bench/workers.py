@@ -187,11 +187,10 @@ def run_workers(settings: WorkerSettings, workers: int, *,
     for proc in procs:
         proc.start()
     results = ResultsFile(settings.results_dir)
-    cells = {(t, s or BASELINE, seed) for t, s, seed in settings.grid.cells()}
     try:
         while any(p.is_alive() for p in procs):
             if on_progress is not None:
-                on_progress(len(results.done() & cells))
+                on_progress(len(settings.grid.cells_done(results.done())))
             for proc in procs:
                 proc.join(timeout=POLL_SECONDS / len(procs))
     except BaseException:
@@ -199,7 +198,7 @@ def run_workers(settings: WorkerSettings, workers: int, *,
             proc.terminate()
         raise
     if on_progress is not None:
-        on_progress(len(results.done() & cells))
+        on_progress(len(settings.grid.cells_done(results.done())))
     return [p.exitcode for p in procs]
 
 

@@ -96,27 +96,54 @@ def evaluation_options(func):
     return hub_option(func)
 
 
+TABLES = ("overview", "intervals", "paired", "fidelity", "summary", "per-target")
+
+
 @bench.command()
 @grid_options
 @evaluation_options
 @click.option("--format", "fmt", type=click.Choice(["markdown", "csv", "json"]),
               default="markdown", show_default=True)
-@click.option("--per-target", is_flag=True, help="Print the per-target table, not the summary.")
+@click.option("--table", "table_name", type=click.Choice(TABLES), default="overview",
+              show_default=True,
+              help="overview: intervals, paired comparisons and ESM fidelity (markdown; csv/json "
+              "give the intervals); summary: means by task type without intervals.")
+@click.option("--per-target", is_flag=True, help="Same as --table per-target.")
+@click.option("--replicates", type=click.IntRange(min=0), default=2000, show_default=True,
+              help="Bootstrap resamples (targets and seeds) for the intervals; 0: none.")
 @verbosity
 def evaluate(grid_name: str, results_dir: str | None, hub_path: str | None, methods: str,
-             models_dir: str | None, fmt: str, per_target: bool, verbose: int,
-             quiet: bool) -> None:
-    """Regret@1/3/5, NDCG, Spearman and weighted Kendall tau of every method, from the
-    committed ground truth."""
+             models_dir: str | None, fmt: str, table_name: str, per_target: bool,
+             replicates: int, verbose: int, quiet: bool) -> None:
+    """Regret@1/3/5, NDCG and Spearman of every method with 90 % intervals, ESM-LogME against
+    every other method, and the noise ceiling, from the committed ground truth."""
     from ..bench import evaluate_methods
+    from ..bench.report_stats import interval_table, paired_table
     from ..bench.tables import markdown_table
 
     configure(verbose, quiet)
     grid = _grid(grid_name)
+    table_name = "per-target" if per_target else table_name
+    if table_name in ("overview", "intervals", "paired") and not replicates:
+        raise click.UsageError(f"--table {table_name} needs --replicates > 0")
     evaluation = evaluate_methods(grid, _results_dir(results_dir, grid),
                                   hub=resolve_hub_path(hub_path), methods=_methods(methods),
-                                  show_progress=False, rank_options={"models_dir": models_dir})
-    table = evaluation.per_target if per_target else evaluation.summary()
+                                  show_progress=False, rank_options={"models_dir": models_dir},
+                                  replicates=replicates)
+    tables = {"intervals": evaluation.intervals, "paired": evaluation.paired,
+              "fidelity": evaluation.fidelity, "summary": evaluation.summary,
+              "per-target": lambda: evaluation.per_target}
+    if fmt == "markdown" and table_name == "overview":
+        parts = [("Mean over targets [90 % bootstrap interval, targets and seeds resampled]",
+                  interval_table(evaluation.intervals())),
+                 ("esm-logme minus each method (paired, on the targets both scored)",
+                  paired_table(evaluation.paired())),
+                 ("ESM fidelity: ESM-LogME vs LogME on the tuned models",
+                  evaluation.fidelity())]
+        click.echo("\n\n".join(f"{title}\n\n{markdown_table(table)}" for title, table in parts
+                                if not table.empty))
+        return
+    table = tables.get(table_name, evaluation.intervals)()
     if fmt == "csv":
         click.echo(table.to_csv(index=False), nl=False)
     elif fmt == "json":
