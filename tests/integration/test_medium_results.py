@@ -1,0 +1,65 @@
+"""The committed medium-grid results: cells are a subset of the grid, each measured once, the
+reduced grid's cells are taken over unchanged, and `stepstone bench evaluate --grid medium`
+reproduces the committed tables (points and bootstrap intervals) from them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stepstone._env import default_hub_path
+from stepstone.bench import ResultsFile, evaluate_methods, load_grid
+from stepstone.bench.tuned_scores import TunedScores
+from tests.helpers import REPO, requires_shared
+
+RESULTS = REPO / "benchmarks" / "results"
+MEDIUM = RESULTS / "medium"
+
+pytestmark = [pytest.mark.integration, requires_shared,
+              pytest.mark.skipif(not (MEDIUM / "transfer.csv").is_file(),
+                                 reason="no medium-grid results are committed")]
+
+#: methods re-ranked here from the bundled hub, plus the stored tuned-model scores
+METHODS = ["esm-logme", "textemb", "logme"]
+
+
+def test_cells_are_the_grids_and_measured_once():
+    grid = load_grid("medium")
+    keys = [c.key for c in ResultsFile(MEDIUM).cells()]
+    assert len(keys) == len(set(keys))
+    assert set(keys) <= {(t, s or "(no transfer)", seed) for t, s, seed in grid.cells()}
+    reduced = {c.key: c for c in ResultsFile(RESULTS / "reduced").cells()}
+    medium = {c.key: c for c in ResultsFile(MEDIUM).cells()}
+    assert set(reduced) <= set(medium)  # taken over, not measured again
+    assert all(medium[k] == reduced[k] for k in reduced)
+
+
+def test_tuned_scores_belong_to_the_grid():
+    grid = load_grid("medium")
+    for row in TunedScores(MEDIUM).rows():
+        assert row["source"] in grid.candidates(row["target"])
+        assert np.isfinite(float(row["score"]))
+
+
+@pytest.mark.skipif(not (MEDIUM / "evaluation_intervals.csv").is_file(),
+                    reason="the medium grid's report is not committed yet")
+def test_evaluate_reproduces_the_committed_tables():
+    fresh = evaluate_methods(load_grid("medium"), MEDIUM, hub=default_hub_path(),
+                             methods=METHODS)
+    committed = pd.read_csv(MEDIUM / "evaluation_per_target.csv")
+    keep = committed["method"].isin(METHODS + ["random (expected)", "no transfer"])
+    expected = committed[keep].sort_values(["method", "target"]).reset_index(drop=True)
+    got = fresh.per_target.sort_values(["method", "target"]).reset_index(drop=True)
+    assert got[["method", "target"]].equals(expected[["method", "target"]])
+    metrics = ["regret@1", "regret@3", "regret@5", "ndcg", "spearman", "weighted_tau"]
+    np.testing.assert_allclose(got[metrics].to_numpy(float), expected[metrics].to_numpy(float),
+                               rtol=1e-6, atol=1e-9, equal_nan=True)
+    committed = pd.read_csv(MEDIUM / "evaluation_intervals.csv").set_index("method")
+    got = fresh.intervals().set_index("method")
+    rows = [m for m in METHODS + ["random (expected)", "no transfer",
+                                  "noise ceiling (one seed)"] if m in committed.index]
+    assert rows and set(rows) <= set(got.index)
+    np.testing.assert_allclose(got.loc[rows, committed.columns].to_numpy(float),
+                               committed.loc[rows].to_numpy(float), rtol=1e-6, atol=1e-9,
+                               equal_nan=True)
