@@ -63,3 +63,19 @@ def test_evaluate_reproduces_the_committed_tables():
     np.testing.assert_allclose(got.loc[rows, committed.columns].to_numpy(float),
                                committed.loc[rows].to_numpy(float), rtol=1e-6, atol=1e-9,
                                equal_nan=True)
+
+
+def test_reduced_intervals_are_reproduced():
+    folder = RESULTS / "reduced" / "intervals"
+    committed = pd.read_csv(folder / "evaluation_intervals.csv").set_index("method")
+    fresh = evaluate_methods(load_grid("reduced"), RESULTS / "reduced", hub=default_hub_path(),
+                             methods=["esm-logme", "textemb"]).intervals().set_index("method")
+    rows = ["esm-logme", "textemb", "random (expected)", "no transfer",
+            "noise ceiling (one seed)"]
+    np.testing.assert_allclose(fresh.loc[rows, committed.columns].to_numpy(float),
+                               committed.loc[rows].to_numpy(float), rtol=1e-9, atol=1e-12,
+                               equal_nan=True)
+    # the interval brackets the mean (a resampling bug would show here first)
+    for metric in ("regret@1", "ndcg"):
+        inside = fresh[f"{metric} low"] <= fresh[metric] + 1e-9
+        assert inside[fresh[metric].notna()].all()
