@@ -181,6 +181,107 @@ def test_text_cleaning_returns_strings_or_refuses(values):
     assert all(type(t) is str and t.strip() for t in texts) and len(texts) == len(values)
 
 
+# --- inputs that must be accepted (so that the properties above cannot pass by refusing all) ---
+
+#: non-blank text of valid Unicode (letters, digits, punctuation, symbols, spaces), any script
+good_texts = st.text(alphabet=st.characters(codec="utf-8", categories=("L", "N", "P", "S", "Zs")),
+                     min_size=1, max_size=15).filter(lambda t: t.strip())
+class_values = st.one_of(st.lists(st.integers(-5, 5), min_size=2, max_size=12),
+                         st.lists(good_texts, min_size=2, max_size=12),
+                         st.lists(st.booleans(), min_size=2, max_size=12))
+#: finite, varying, not all whole (else they are class ids): inferred as regression
+regression_values = st.lists(st.floats(-1e6, 1e6), min_size=2, max_size=12).filter(
+    lambda v: any(x != round(x) for x in v) and len(set(v)) >= 2)
+
+
+@SETTINGS
+@given(values=class_values.filter(lambda v: len(set(v)) >= 2))
+def test_class_labels_are_accepted_and_decode_to_the_given_values(values):
+    labels, kind, names = encode_labels(values, where="x", column="label")
+    assert kind is TaskType.CLASSIFICATION and labels.dtype == np.int64
+    assert [names[i] for i in labels] == [str(v) for v in values]
+    assert len(names) == len(set(values))
+
+
+@SETTINGS
+@given(values=regression_values)
+def test_numeric_labels_are_accepted_as_regression_values(values):
+    labels, kind, names = encode_labels(values, where="x", column="label")
+    assert kind is TaskType.REGRESSION and names is None
+    assert labels.dtype == np.float64 and labels.tolist() == values
+
+
+@SETTINGS
+@given(values=st.lists(good_texts, max_size=12))
+def test_valid_texts_are_accepted_unchanged(values):
+    assert clean_texts(values, where="x", column="text") == values
+
+
+@st.composite
+def good_tables(draw) -> tuple[pd.DataFrame, list]:
+    """(frame, raw labels): a text column, maybe a pair column, a label column with two or more
+    classes or varying numbers, under the default or other column names."""
+    regression = draw(st.booleans())
+    labels = draw(regression_values if regression
+                  else class_values.filter(lambda v: len(set(v)) >= 2))
+    n = len(labels)
+    names = draw(st.sampled_from([("text", "text_pair", "label"), ("sentence1", "sentence2",
+                                                                   "score"),
+                                  ("review", "other", "stars")]))
+    columns = {names[0]: draw(st.lists(good_texts, min_size=n, max_size=n))}
+    if draw(st.booleans()):
+        columns[names[1]] = draw(st.lists(good_texts, min_size=n, max_size=n))
+    columns[names[2]] = labels
+    return pd.DataFrame(columns), labels
+
+
+def check_loaded(task: TaskData, frame: pd.DataFrame, labels: list, *, text_column: str,
+                 pair_column: str | None) -> None:
+    check_task(task)
+    assert task.texts == frame[text_column].tolist()
+    assert task.text_pairs == (frame[pair_column].tolist() if pair_column else None)
+    if task.task_type is TaskType.REGRESSION:
+        np.testing.assert_allclose(task.labels, labels, rtol=1e-15)
+    else:
+        assert [task.label_names[i] for i in task.labels] == [str(v) for v in labels]
+
+
+def _columns(frame: pd.DataFrame) -> dict[str, str | None]:
+    names = list(frame.columns)
+    return {"text_column": names[0], "pair_column": names[1] if len(names) == 3 else None,
+            "label_column": names[-1]}
+
+
+@SETTINGS
+@given(table=good_tables())
+def test_valid_dataframes_are_accepted_with_their_texts_and_labels(table):
+    frame, labels = table
+    columns = _columns(frame)
+    task = load_task(frame, **columns)
+    check_loaded(task, frame, labels, text_column=columns["text_column"],
+                 pair_column=columns["pair_column"])
+
+
+@SETTINGS
+@given(table=good_tables(), suffix=st.sampled_from([".csv", ".tsv", ".jsonl", ".json"]),
+       encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-32"]))
+def test_valid_files_are_accepted_in_every_format_and_unicode_encoding(table, suffix, encoding):
+    frame, labels = table
+    columns = _columns(frame)
+    if suffix == ".jsonl":
+        text = "\n".join(json.dumps(r) for r in frame.to_dict("records"))
+    elif suffix == ".json":
+        text = json.dumps(frame.to_dict("records"))
+    else:
+        text = frame.to_csv(index=False, sep="\t" if suffix == ".tsv" else ",")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"data{suffix}"
+        path.write_bytes(text.encode(encoding))
+        task = load_task(path, **columns)
+    check_loaded(task, frame, labels, text_column=columns["text_column"],
+                 pair_column=columns["pair_column"])
+
+
 def test_examples_that_used_to_slip_through(tmp_path):
     """Cases the properties above found, kept as plain examples."""
     with pytest.raises(DataError, match="appears 2 times"):

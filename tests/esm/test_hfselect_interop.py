@@ -61,38 +61,65 @@ def test_legacy_layout_is_recognised(expected):
         "sequential.0.weight", "sequential.0.bias"}
 
 
+@pytest.fixture(scope="module")
+def rewritten(tmp_path_factory):
+    """The ESMs of stepstone-written/, written again by today's save_esm with the recipe that
+    wrote the committed ones (benchmarks/make_hfselect_fixtures.py), into a fresh folder."""
+    import importlib.util
+    import sys
+
+    script = REPO / "benchmarks" / "make_hfselect_fixtures.py"
+    spec = importlib.util.spec_from_file_location("make_hfselect_fixtures", script)
+    module = importlib.util.module_from_spec(spec)
+    path = list(sys.path)
+    try:  # the script puts src/ and benchmarks/ on sys.path for itself
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = path
+    out = tmp_path_factory.mktemp("rewritten")
+    shutil.copytree(FIXTURES / "esm-legacy", out / "esm-legacy")
+    module.write_stepstone_esms(out)
+    return out / "stepstone-written"
+
+
+def affine(folder, x):
+    """x Wᵀ + b straight from the file's tensors (no stepstone loader), in float64."""
+    tensors = {k.split(".")[-1]: v.astype(np.float64)
+               for k, v in load_file(str(folder / "model.safetensors")).items()}
+    return x.astype(np.float64) @ tensors["weight"].T + tensors["bias"]
+
+
 @pytest.mark.parametrize("name", STEPSTONE_ESMS)
-def test_esms_written_by_stepstone_give_hfselect_the_same_outputs(name, expected):
-    folder = FIXTURES / "stepstone-written" / name
-    # hfselect's ESM.from_pretrained(folder)(x), recorded, equals stepstone's map of the file
-    np.testing.assert_allclose(load_esm(folder)(expected["x"]), expected[f"out/{name}"],
-                               rtol=1e-6, atol=1e-6)
-    config = json.loads((folder / "config.json").read_text())
-    assert config["version"] != "0.1.0" and config["esm_architecture"] == "linear"
-
-
-def test_legacy_esm_saved_again_keeps_its_map_for_hfselect(expected):
-    # hfselect read the re-saved legacy ESM (model.* keys, version 0.2.1) as the same map
-    np.testing.assert_array_equal(expected["out/resaved-legacy"], expected["out/esm-legacy"])
-
-
-@pytest.mark.parametrize("name", STEPSTONE_ESMS)
-def test_save_esm_still_writes_what_hfselect_read(name, tmp_path):
-    """Today's writer produces the layout hfselect was shown to read: same tensors (names,
-    dtypes, shapes, values) and the same hfselect config fields."""
-    folder = FIXTURES / "stepstone-written" / name
-    committed = load_file(str(folder / "model.safetensors"))
-    dtype = str(next(iter(committed.values())).dtype)
-    again = save_esm(load_esm(folder), tmp_path / name, dtype=dtype)
-    rewritten = load_file(str(again / "model.safetensors"))
-    assert rewritten.keys() == committed.keys() == {"model.weight", "model.bias"}
+def test_save_esm_writes_what_hfselect_read(name, rewritten, expected):
+    """Today's writer produces the files hfselect was shown to read (same tensor names, dtypes,
+    values, same hfselect config fields), and what hfselect computed from them is their map."""
+    folder, committed_folder = rewritten / name, FIXTURES / "stepstone-written" / name
+    fresh = load_file(str(folder / "model.safetensors"))
+    committed = load_file(str(committed_folder / "model.safetensors"))
+    assert fresh.keys() == committed.keys() == {"model.weight", "model.bias"}
     for key in committed:
-        assert rewritten[key].dtype == committed[key].dtype
-        np.testing.assert_array_equal(rewritten[key], committed[key])
-    old, new = (json.loads((f / "config.json").read_text()) for f in (folder, again))
+        assert fresh[key].dtype == committed[key].dtype
+        np.testing.assert_array_equal(fresh[key], committed[key])
+    old, new = (json.loads((f / "config.json").read_text()) for f in (committed_folder, folder))
     hfselect_fields = ("base_model_name", "task_id", "esm_architecture", "esm_embedding_dim",
                        "version")
     assert {k: new[k] for k in hfselect_fields} == {k: old[k] for k in hfselect_fields}
+    assert new["version"] != "0.1.0" and new["esm_architecture"] == "linear"
+    # hfselect's ESM.from_pretrained(folder)(x), recorded, is the file's affine map, and
+    # stepstone reads the file as the same map
+    np.testing.assert_allclose(expected[f"out/{name}"], affine(folder, expected["x"]),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(load_esm(folder)(expected["x"]), expected[f"out/{name}"],
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_legacy_esm_saved_again_keeps_its_map_for_hfselect(rewritten, expected):
+    # stepstone re-saves hfselect's legacy ESM (sequential.0.* -> model.*) as the map hfselect
+    # computed from the legacy file itself
+    np.testing.assert_allclose(affine(rewritten / "resaved-legacy", expected["x"]),
+                               expected["out/esm-legacy"], rtol=1e-5, atol=1e-5)
+    assert set(load_file(str(rewritten / "resaved-legacy" / "model.safetensors"))) == {
+        "model.weight", "model.bias"}
 
 
 def test_hfselect_embedding_rule(hf_cache):

@@ -128,6 +128,21 @@ def _reference_fda(x, y, classes, shrinkage=None):
     return probs / probs.sum(1, keepdims=True), shrinkage
 
 
+def naive_lda_posteriors(x, y, classes, shrinkage):
+    """Bayes' rule with class-conditional Gaussians N(μ_c, S_w') sharing one covariance, the
+    shrunk within-class covariance S_w' = (1 − λ)S_w + λ·tr(S_w)/D·I, and priors p_c."""
+    n, d = x.shape
+    priors = np.bincount(y, minlength=classes) / n
+    means = [x[y == c].mean(0) for c in range(classes)]
+    within = sum(priors[c] * np.cov(x[y == c].T, bias=True) for c in range(classes))
+    shrunk = (1 - shrinkage) * within + shrinkage * np.trace(within) / d * np.eye(d)
+    precision = np.linalg.inv(shrunk)
+    log_post = np.array([[-0.5 * (row - means[c]) @ precision @ (row - means[c])
+                          + math.log(priors[c]) for c in range(classes)] for row in x])
+    post = np.exp(log_post - log_post.max(1, keepdims=True))
+    return post / post.sum(1, keepdims=True)
+
+
 def naive_sfda(f, labels):
     x = np.array(f, float)
     classes, y = _classes(labels)
@@ -179,3 +194,54 @@ def naive_loo_ridge_errors(x, y, alphas):
             total += np.sum((np.append(x[i], 1.0) @ w - y[i]) ** 2)
         errors.append(total / (n * y.shape[1]))
     return np.array(errors)
+
+
+def naive_nleep(f, labels, *, variance=0.8, components_per_class=5, seed=123, max_iter=100,
+                tol=1e-3, reg_covar=1e-6):
+    """NLEEP from its definition: PCA (eigenvectors of the covariance, the fewest explaining more
+    than ``variance``), coordinates divided by their RMS, EM for a full-covariance Gaussian
+    mixture with densities from scipy.stats, and LEEP (naive_leep) of its posteriors.
+
+    Only the start is shared with stepstone: its k-means clusters (same seed), which depend only
+    on distances and so are the same for PCA coordinates of any sign.
+    """
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
+    from stepstone.scores._mixture import kmeans
+
+    _, y = _classes(labels)
+    x = np.asarray(f, float) - np.mean(f, 0)
+    evals, evecs = np.linalg.eigh(np.cov(x.T, bias=True))
+    evals, evecs = evals[::-1], evecs[:, ::-1]
+    ratio = np.cumsum(evals) / evals.sum()
+    k = next(i + 1 for i, r in enumerate(ratio) if r > variance)
+    z = x @ evecs[:, :k]
+    z = z / math.sqrt(np.mean(z**2))
+    n, d = z.shape
+    components = min(components_per_class * (y.max() + 1), n)
+    resp = np.eye(components)[kmeans(z, components, rng=np.random.default_rng(seed))]
+
+    def m_step(resp):
+        nk = resp.sum(0) + 10 * np.finfo(float).eps
+        means = [resp[:, j] @ z / nk[j] for j in range(components)]
+        covs = [sum(resp[i, j] * np.outer(z[i] - means[j], z[i] - means[j]) for i in range(n))
+                / nk[j] + reg_covar * np.eye(d) for j in range(components)]
+        return nk / nk.sum(), means, covs
+
+    def log_joint(model):
+        weights, means, covs = model
+        return np.column_stack([math.log(weights[j])
+                                + multivariate_normal(means[j], covs[j]).logpdf(z).reshape(n)
+                                for j in range(components)])
+
+    model, previous = m_step(resp), -np.inf
+    for _ in range(max_iter):
+        joint = log_joint(model)
+        bound = float(np.mean(logsumexp(joint, axis=1)))
+        model = m_step(np.exp(joint - logsumexp(joint, axis=1, keepdims=True)))
+        if abs(bound - previous) < tol:
+            break
+        previous = bound
+    joint = log_joint(model)
+    return naive_leep(np.exp(joint - logsumexp(joint, axis=1, keepdims=True)), y)

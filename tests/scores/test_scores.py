@@ -11,8 +11,9 @@ from stepstone.scores import (gbc, hscore, knn, ledoit_wolf_shrinkage, leep, nce
                               ridge_probe, sfda, shrinkage_hscore, transrate)
 from stepstone.scores.ridge import fit_ridge_loo, ridge_alphas
 from stepstone.scores.sfda import fda_posteriors
-from tests.scores.naive_scores import (naive_gbc, naive_hscore, naive_knn, naive_leep,
-                                       naive_ledoit_wolf, naive_loo_ridge_errors, naive_nce,
+from tests.scores.naive_scores import (_reference_fda, naive_gbc, naive_hscore, naive_knn,
+                                       naive_lda_posteriors, naive_leep, naive_ledoit_wolf,
+                                       naive_loo_ridge_errors, naive_nce, naive_nleep,
                                        naive_sfda, naive_shrinkage_hscore, naive_transrate)
 
 
@@ -130,11 +131,13 @@ def test_nleep_of_well_separated_classes_is_near_zero_and_of_noise_near_the_prio
     assert nleep(noise, y) < 0.5 * np.log(1 / 3)
 
 
-def test_nleep_is_reproducible_and_its_seed_only_moves_the_mixture_start():
-    f, y = classified(90, 5, 3)
-    assert nleep(f, y) == nleep(f, y)
-    # another k-means start gives another local optimum, but not another answer in kind
-    assert nleep(f, y, seed=1) == pytest.approx(nleep(f, y), abs=0.1)
+@pytest.mark.parametrize("n,d,c,seed", [(90, 5, 3, 0), (40, 12, 2, 1), (25, 30, 2, 2)])
+def test_nleep_matches_naive(n, d, c, seed):
+    f, y = classified(n, d, c, seed=seed)
+    assert nleep(f, y) == nleep(f, y)  # reproducible
+    for start in (123, 1):  # the default k-means start and another one
+        assert nleep(f, y, seed=start) == pytest.approx(naive_nleep(f, y, seed=start),
+                                                        rel=1e-6)
 
 
 def test_gbc_hand_worked():
@@ -214,12 +217,26 @@ def test_sfda_separated_classes_score_near_one():
     assert sfda(rng.standard_normal((100, 3)), y) < 0.7
 
 
-def test_fda_posteriors_are_shrinkage_lda():
-    # coef = M S_w'^-1 : the reference's full set of generalised eigenvectors reduces to this
+@pytest.mark.parametrize("scale", [1.0, 0.05])  # tiny (floored) and large shrinkage
+def test_fda_posteriors_are_shrinkage_lda(scale):
+    # coef = M S_w'^-1 : the reference's full set of generalised eigenvectors (scipy's eigh of
+    # (S_b, S_w')) reduces to this, which is LDA with the shrunk within-class covariance
     f, y = classified(70, 4, 3, seed=5)
+    f = f * scale
     probs, shrinkage = fda_posteriors(f, y, 3)
-    np.testing.assert_allclose(probs.sum(1), 1.0)
-    assert 1e-10 <= shrinkage <= 1.0
+    within = sum(np.mean(y == c) * np.cov(f[y == c].T, bias=True) for c in range(3))
+    assert shrinkage == pytest.approx(max(math.exp(-5 * np.linalg.eigvalsh(within)[-1]), 1e-10),
+                                      rel=1e-9)
+    assert (shrinkage > 0.1) == (scale < 1)
+    np.testing.assert_allclose(probs, naive_lda_posteriors(f, y, 3, shrinkage), rtol=1e-9,
+                               atol=1e-12)
+    reference, reference_shrinkage = _reference_fda(f, y, 3)
+    assert reference_shrinkage == pytest.approx(shrinkage, rel=1e-9)
+    np.testing.assert_allclose(probs, reference, rtol=1e-7, atol=1e-10)
+    # a given shrinkage is used as given
+    fixed, used = fda_posteriors(f, y, 3, shrinkage=0.5)
+    assert used == 0.5
+    np.testing.assert_allclose(fixed, naive_lda_posteriors(f, y, 3, 0.5), rtol=1e-9, atol=1e-12)
 
 
 # --- kNN and ridge ---------------------------------------------------------------------------
