@@ -161,7 +161,8 @@ def render_table(path: Path, work: Path, *, cpu: str | None = None) -> str:
     m = last["machine"]
     head = [f"Machine: {m.get('cpu')}, {m.get('cpus')} cores, {m.get('memory_gb')} GB, "
             f"torch {m.get('torch')}, numpy {m.get('numpy')}, scipy {m.get('scipy')}; "
-            f"BLAS {_blas(m)}; GPU {m.get('gpu') or 'none'}; stepstone {m.get('stepstone_commit')}; last run "
+            f"BLAS {_blas(m)}; GPU {m.get('gpu') or 'none'}; "
+            f"stepstone {m.get('stepstone_commit')}; last run "
             f"{last['date']} (session {last['session']}).", ""]
     lines, medians = rank_rows(records, work)
     foot = ["", "Medians over repeats; ratios are stepstone / hfselect; † = the two tools' "

@@ -7,8 +7,8 @@ Per ESM A (D+1 x D'), with R the target's triangular factor (RᵀR = F_augᵀF_a
     c = Qᵀ AᵀZ                    (dormqr: the reflectors applied to the K label columns)
 
 and the fixed point runs on (T, c) with O(D) recurrences (``tridiagonal.py``). The eigenvectors
-that ``eigh`` would compute (two thirds of its cost) are never needed. Every BLAS/LAPACK call here
-releases the GIL, so threads score ESMs in parallel (``engine.py``). Lanes whose T + tI is not numerically
+that ``eigh`` would compute (two thirds of its cost) are never needed. Every BLAS/LAPACK call
+here releases the GIL, so threads score ESMs in parallel (``engine.py``). Lanes whose T + tI is not numerically
 positive definite (t at round-off level) are recomputed with the eigen-solver path.
 """
 
