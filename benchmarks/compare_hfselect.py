@@ -65,6 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--results", type=Path, default=None)
     p.add_argument("--force", action="store_true", help="measure configurations again")
     p.add_argument("--table", action="store_true", help="only print the table")
+    p.add_argument("--cpu", default=None,
+                   help="table of the runs on this CPU model only (default: this machine's)")
     p.add_argument("--prepare", action="store_true",
                    help="only write the inputs (targets, ESM pool, hubs and packs) for --m/--n")
     args = p.parse_args(argv)
@@ -93,6 +95,10 @@ def machine() -> dict:
         if line.startswith("MemTotal"):
             info["memory_gb"] = round(int(line.split()[1]) / (1 << 20), 1)
     info["gpu"] = torch.cuda.get_device_name() if torch.cuda.is_available() else None
+    from machine_info import blas_info
+
+    info["blas"] = blas_info()
+    info["openblas_coretype"] = os.environ.get("OPENBLAS_CORETYPE")
     try:
         info["stepstone_commit"] = subprocess.run(
             ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -196,8 +202,10 @@ class Results:
             if path.is_file() else []
 
     def done(self, **key) -> bool:
-        """Measured already (an error is measured again)."""
+        """Measured already on this CPU model (an error is measured again)."""
+        cpu = self.session["machine"].get("cpu")
         return not self.force and any(r.get("status") != "error" and
+                                      r.get("machine", {}).get("cpu") == cpu and
                                       all(r.get(k) == v for k, v in key.items())
                                       for r in self.records)
 
@@ -261,7 +269,9 @@ def _print_rec(rec: dict) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.table:
-        print(render_table(args.results, args.work))
+        from machine_info import cpu_model
+
+        print(render_table(args.results, args.work, cpu=args.cpu or cpu_model()))
         return
     session = {"id": datetime.now().strftime("%Y%m%d-%H%M%S"),
                "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -299,7 +309,7 @@ def main(argv: list[str] | None = None) -> None:
         for rec in measure():
             results.add(rec)
             print("   ", rec, flush=True)
-    print(render_table(args.results, args.work))
+    print(render_table(args.results, args.work, cpu=session["machine"].get("cpu")))
 
 
 if __name__ == "__main__":

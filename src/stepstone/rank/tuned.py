@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.special import softmax
 
 from .._progress import progress
 from ..encode.cache import default_cache
@@ -33,6 +32,7 @@ from ..finetune.model import HEAD_FILE, TUNED_META, TunedModel
 from ..hub.catalog import HubEntry
 from ..scores.leep import leep, nce
 from ..scores.logme import logme
+from ..scores._special import softmax_rows
 from ..scores.registry import get_score
 from .methods import MethodScores, RankContext, register
 
@@ -71,7 +71,7 @@ class TunedOutputs:
     def probabilities(self) -> np.ndarray:
         """Softmax of the source head on the target embeddings (N, Cs)."""
         logits = self.embeddings.astype(np.float64) @ self.head_weight.T + self.head_bias
-        return softmax(logits, axis=1)
+        return softmax_rows(logits, axis=1)
 
 
 def model_identity(folder: Path) -> str:

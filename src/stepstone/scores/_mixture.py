@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp
+
+from ._special import logsumexp_rows
 
 
 def pca(x: np.ndarray, *, components: int | None = None, variance: float | None = None
@@ -106,7 +107,7 @@ class GaussianMixture:
     def posteriors(self, x: np.ndarray) -> np.ndarray:
         """Responsibilities p(k | x_i), shape (N, K)."""
         joint = self.log_joint(x)
-        return np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
+        return np.exp(joint - logsumexp_rows(joint))
 
 
 def m_step(x: np.ndarray, resp: np.ndarray, *, reg_covar: float) -> GaussianMixture:
@@ -139,7 +140,7 @@ def fit_gaussian_mixture(x: np.ndarray, components: int, *, seed: int = 0,
     lower_bound = -np.inf
     for iteration in range(1, max_iter + 1):
         joint = model.log_joint(x)
-        norm = logsumexp(joint, axis=1, keepdims=True)
+        norm = logsumexp_rows(joint)
         previous, lower_bound = lower_bound, float(norm.mean())
         model = m_step(x, np.exp(joint - norm), reg_covar=reg_covar)
         model.iterations = iteration

@@ -3,8 +3,11 @@
 Backends (all equal to the naive evidence to round-off):
 
 - ``lapack``: CPU, one tridiagonal reduction per ESM (``esm_logme_fast``) on worker threads
-  (LAPACK releases the GIL; BLAS is kept to one thread per worker so they do not fight), with
-  the O(D) fixed point of one block overlapping the reductions of the next.
+  (every BLAS/LAPACK call there releases the GIL; BLAS is kept to one thread per worker so they
+  do not fight). The workers also run each block's O(D) fixed point, as one task once the
+  block's reductions are in, while the others reduce the next block; the calling thread only
+  reads blocks ahead. A block's scores do not depend on the number of workers: it is always
+  reduced in the same parts and its fixed point always runs over the whole block.
 - ``torch``: batched float64 eigen-solves with torch, for CUDA (``esm_logme_torch``).
 - ``reference``: numpy batched ``eigh`` (``esm_logme``), the simple path the others are checked
   against.
@@ -18,7 +21,8 @@ import logging
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from threading import Lock
 from typing import Any, TypeVar
 
 import numpy as np
@@ -35,8 +39,11 @@ Tag = TypeVar("Tag")
 
 #: ESMs per worker task: small enough to spread a block over the workers evenly
 TASK_SIZE = 16
-#: default cap on worker threads (one block's fixed point runs on the calling thread)
+#: default cap on worker threads
 MAX_WORKERS = 8
+#: blocks read beyond the one being waited for, so the workers never run dry while the calling
+#: thread reads (each is ~75 MB as float16 at D = 384)
+READ_AHEAD = 2
 
 
 class ScoreBackend(Option):
@@ -89,8 +96,8 @@ class ESMLogMEScorer:
 
     def score_blocks(self, blocks: Iterable[tuple[Tag, np.ndarray]]
                      ) -> Iterator[tuple[Tag, np.ndarray]]:
-        """Score ``(tag, maps)`` blocks in order, yielding ``(tag, scores)``; at most two
-        blocks are held at a time."""
+        """Score ``(tag, maps)`` blocks in order, yielding ``(tag, scores)``; at most
+        ``READ_AHEAD + 1`` blocks are held at a time."""
         if self.backend is ScoreBackend.TORCH:
             return ((tag, self._torch(maps)) for tag, maps in blocks)
         if self.backend is ScoreBackend.REFERENCE:
@@ -104,29 +111,67 @@ class ESMLogMEScorer:
                 ) -> Iterator[tuple[Tag, np.ndarray]]:
         with single_threaded_blas():  # D x D LAPACK calls gain little from BLAS threads
             for tag, maps in blocks:
-                yield self._finish(tag, maps, [_Done(tridiagonalize(self.stats, part))
-                                               for part in _tasks(maps)])
+                yield tag, _block_scores(self.stats, [tridiagonalize(self.stats, part)
+                                                      for part in _tasks(maps)], maps)
 
     def _threaded(self, blocks: Iterable[tuple[Tag, np.ndarray]]
                   ) -> Iterator[tuple[Tag, np.ndarray]]:
+        """Workers reduce a block's parts and, when the last part is in, one of them runs the
+        block's fixed point, while the others reduce the next block: this thread only reads
+        blocks (at most ``READ_AHEAD`` ahead of the one it waits for) and hands out work."""
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="esm-logme")
-        pending: deque[tuple[Tag, np.ndarray, list[Future[Tridiagonal]]]] = deque()
+        pending: deque[tuple[Tag, Future[np.ndarray]]] = deque()
         try:
             with single_threaded_blas():
                 for tag, maps in blocks:
-                    pending.append((tag, maps, [pool.submit(tridiagonalize, self.stats, part)
-                                                for part in _tasks(maps)]))
-                    if len(pending) > 1:  # workers hold the next block: finish the oldest
-                        yield self._finish(*pending.popleft())
+                    pending.append((tag, _BlockJob(self.stats, maps, pool).scores))
+                    if len(pending) > READ_AHEAD:
+                        done_tag, scores = pending.popleft()
+                        yield done_tag, scores.result()
                 while pending:
-                    yield self._finish(*pending.popleft())
+                    done_tag, scores = pending.popleft()
+                    yield done_tag, scores.result()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _finish(self, tag: Tag, maps: np.ndarray, futures: list[Future[Tridiagonal] | _Done]
-                ) -> tuple[Tag, np.ndarray]:
-        tri = Tridiagonal.concat([f.result() for f in futures])
-        return tag, tridiagonal_esm_logme(self.stats, tri, maps)
+
+class _BlockJob:
+    """One block on the pool: its parts are reduced as separate tasks, and the completion of
+    the last one queues the block's fixed point as one more task (no thread ever waits on
+    another's work). ``scores`` resolves to the block's scores (or its first error)."""
+
+    def __init__(self, stats: TargetStats, maps: np.ndarray, pool: ThreadPoolExecutor) -> None:
+        self.stats, self.maps, self.pool = stats, maps, pool
+        self.scores: Future[np.ndarray] = Future()
+        self._lock = Lock()
+        self._parts = [pool.submit(tridiagonalize, stats, part) for part in _tasks(maps)]
+        self._left = len(self._parts)
+        if not self._parts:
+            self.scores.set_result(np.zeros(0))
+        for part in self._parts:
+            part.add_done_callback(self._part_done)
+
+    def _part_done(self, part: Future[Tridiagonal]) -> None:
+        with self._lock:
+            self._left -= 1
+            last = self._left == 0
+        if part.cancelled() or part.exception() is not None:
+            if not self.scores.done():  # first error wins; the caller re-raises it
+                self.scores.set_exception(part.exception() if not part.cancelled()
+                                          else CancelledError())
+            return
+        if last and not self.scores.done():
+            try:
+                self.pool.submit(self._fixed_point)
+            except RuntimeError as err:  # the pool is shutting down: nobody waits any more
+                self.scores.set_exception(err)
+
+    def _fixed_point(self) -> None:
+        try:
+            self.scores.set_result(_block_scores(self.stats, [p.result() for p in self._parts],
+                                                 self.maps))
+        except BaseException as err:  # noqa: BLE001 - handed to the waiting caller
+            self.scores.set_exception(err)
 
 
 def _tasks(maps: np.ndarray) -> list[np.ndarray]:
@@ -135,14 +180,9 @@ def _tasks(maps: np.ndarray) -> list[np.ndarray]:
     return [maps[i:i + TASK_SIZE] for i in range(0, len(maps), TASK_SIZE)]
 
 
-class _Done:
-    """A finished computation with a Future's ``result()``."""
-
-    def __init__(self, value: Tridiagonal) -> None:
-        self.value = value
-
-    def result(self) -> Tridiagonal:
-        return self.value
+def _block_scores(stats: TargetStats, parts: list[Tridiagonal], maps: np.ndarray) -> np.ndarray:
+    """The fixed point of a whole block at once (its cost per step is shared by all lanes)."""
+    return tridiagonal_esm_logme(stats, Tridiagonal.concat(parts), maps)
 
 
 def _resolve(backend: ScoreBackend, device: Any) -> tuple[ScoreBackend, Any]:

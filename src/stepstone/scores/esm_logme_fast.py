@@ -7,8 +7,8 @@ Per ESM A (D+1 x D'), with R the target's triangular factor (RᵀR = F_augᵀF_a
     c = Qᵀ AᵀZ                    (dormqr: the reflectors applied to the K label columns)
 
 and the fixed point runs on (T, c) with O(D) recurrences (``tridiagonal.py``). The eigenvectors
-that ``eigh`` would compute (two thirds of its cost) are never needed. Every LAPACK call releases
-the GIL, so threads score ESMs in parallel (``engine.py``). Lanes whose T + tI is not numerically
+that ``eigh`` would compute (two thirds of its cost) are never needed. Every BLAS/LAPACK call
+here releases the GIL, so threads score ESMs in parallel (``engine.py``). Lanes whose T + tI is not numerically
 positive definite (t at round-off level) are recomputed with the eigen-solver path.
 """
 
@@ -65,7 +65,10 @@ def tridiagonalize(stats: TargetStats, maps: np.ndarray) -> Tridiagonal:
             cross = a.T @ stats.cross  # (D', K)
         # a.T is a Fortran-ordered view: Mᵀ = Aᵀ Rᵀ without copying A
         mt = blas.dtrmm(1.0, stats.factor, a.T, side=1, lower=0, trans_a=1)
-        gram = blas.dsyrk(1.0, mt, trans=0, lower=1)  # lower triangle of MᵀM
+        # MᵀM: numpy's matmul sees the transposed pair and calls syrk, like scipy's dsyrk, but
+        # without holding the GIL (scipy's BLAS wrappers do), so the workers run in parallel;
+        # the result is symmetric, so its transpose is the Fortran-ordered Gram dsytrd wants
+        gram = (mt @ mt.T).T
         reflectors, diag[b], off[b], tau, info = lapack.dsytrd(
             gram, lower=1, lwork=_sytrd_lwork(d_out), overwrite_a=1)
         if info != 0:

@@ -4,7 +4,6 @@ diverse top-k, and the ESM similarity it uses. Pure functions over arrays."""
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
 from ..errors import ScoreError
 
@@ -17,6 +16,8 @@ def reciprocal_rank_fusion(scores: np.ndarray, *, k: int = RRF_K) -> np.ndarray:
 
     Shapes: scores (M, S) one row per method -> (S,).
     """
+    from scipy.stats import rankdata  # here, not at the top: scipy.stats costs ~1 s cold
+
     scores = _matrix(scores)
     ranks = np.vstack([rankdata(-row, method="average") for row in scores])
     return (1.0 / (k + ranks)).sum(0)

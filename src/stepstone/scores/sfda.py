@@ -18,10 +18,10 @@ iterations). Classification only, at least two classes.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import softmax
 
 from ..errors import ScoreError
 from ._inputs import check_rows, class_ids, class_means, feature_matrix
+from ._special import softmax_rows
 
 #: Floor of the adaptive shrinkage (reference value).
 MIN_SHRINKAGE = 1e-10
@@ -38,7 +38,7 @@ def sfda(features: np.ndarray, labels: np.ndarray, *, regression: bool = False) 
         raise ScoreError("sfda needs at least two classes in the target")
     x = feature_matrix(features)
     probs, shrinkage = fda_posteriors(x, ids, classes)
-    soft = softmax(probs, axis=1)
+    soft = softmax_rows(probs, axis=1)
     means, _ = class_means(x, ids, classes)
     others = (means.sum(0)[None, :] - means) / (classes - 1)  # mean of the other class means
     confidence = soft[np.arange(len(x)), ids][:, None]
@@ -71,4 +71,4 @@ def fda_posteriors(x: np.ndarray, ids: np.ndarray, classes: int, *,
         shrunk.flat[:: d + 1] += shrinkage * level
         coef = np.linalg.solve(shrunk, means.T).T  # M S_w'⁻¹ (S_w' is symmetric)
     intercept = -0.5 * np.einsum("cd,cd->c", means, coef) + np.log(priors)
-    return softmax(x @ coef.T + intercept, axis=1), shrinkage
+    return softmax_rows(x @ coef.T + intercept, axis=1), shrinkage
