@@ -18,8 +18,17 @@ from stepstone.scores.divergence import GaussianFit
 
 @pytest.fixture
 def hub_copy(built, tmp_path):
+    """The built hub as a hub built before domain statistics existed (fits removed)."""
+    from safetensors.numpy import save_file
+
     root = tmp_path / "hub"
     shutil.copytree(built.hub_root, root)
+    hub = Hub(root)
+    for entry in hub.entries():
+        stats = hub.stats(entry.id)
+        assert "domain_basis" in stats  # `stepstone build` stores them
+        save_file({k: v for k, v in stats.items() if not k.startswith("domain_")},
+                  str(root / "esms" / entry.id / "source_stats.safetensors"))
     return root
 
 
