@@ -13,6 +13,7 @@ from stepstone.finetune import TunedModel
 from stepstone.hub import Hub
 from stepstone.rank import available_methods, rank_sources
 from stepstone.scores import SCORES, feature_scores, leep, logme, nce
+from stepstone.scores.pool import combine_pool
 from tests.scores.naive import naive_logme
 from tests.scores.naive_scores import (naive_gbc, naive_hscore, naive_knn, naive_nleep,
                                        naive_sfda, naive_shrinkage_hscore, naive_transrate)
@@ -41,7 +42,8 @@ def test_every_method_ranks_a_classification_target(built, toy_task, method):
 
 
 #: an implementation of each score that stepstone's methods do not use: the naive formulas of
-#: tests/scores (the ridge probe, which has none, is checked against scikit-learn there)
+#: tests/scores (the ridge probe, which has none, is checked against scikit-learn there; the
+#: newer estimators are checked against their naive forms in tests/scores/test_estimators.py)
 REFERENCE_SCORES = {
     "logme": naive_logme, "hscore": naive_hscore, "shrinkage-hscore": naive_shrinkage_hscore,
     "nleep": naive_nleep, "gbc": naive_gbc,  # the tiny BERT's D = 32 < 64: GBC does no PCA
@@ -58,15 +60,22 @@ def explicitly_mapped(hub_root, esm_id, features):
     return features @ weight.T + bias
 
 
-@pytest.mark.parametrize("info", feature_scores(), ids=lambda i: i.name)
+@pytest.mark.parametrize("info", [i for i in feature_scores() if not i.custom_esm],
+                         ids=lambda i: i.name)
 def test_esm_methods_score_the_explicitly_mapped_features(built, toy_task, tiny_bert, info):
     ranking = rank(toy_task, built, f"esm-{info.name}")
     features = Encoder(tiny_bert, pooling="mean").embed_task(toy_task).astype(np.float64)
-    reference = REFERENCE_SCORES.get(info.name) or info.func  # ridge: its own function
     assert len(ranking) == 3
+    mapped = {s.esm_id: explicitly_mapped(built.hub_root, s.esm_id, features) for s in ranking}
+    if info.pooled:  # ETran, NCTI: terms min-max normalised across the ranked sources
+        ids = sorted(mapped)
+        terms = [info.terms(mapped[i], toy_task.labels) for i in ids]
+        expected = dict(zip(ids, combine_pool(terms, info.pool_weights)))
+    else:
+        reference = REFERENCE_SCORES.get(info.name) or info.func
+        expected = {i: reference(m, toy_task.labels) for i, m in mapped.items()}
     for source in ranking:
-        mapped = explicitly_mapped(built.hub_root, source.esm_id, features)
-        assert source.score == pytest.approx(reference(mapped, toy_task.labels), rel=1e-6)
+        assert source.score == pytest.approx(expected[source.esm_id], rel=1e-6, abs=1e-12)
 
 
 @pytest.mark.parametrize("method", CLASSIFICATION_ONLY_METHODS)
@@ -216,5 +225,7 @@ def test_bad_fusion_specs(built, toy_task, spec, message):
 
 def test_score_registry_lists_every_score_with_its_target_support():
     assert set(SCORES) == {"logme", "hscore", "shrinkage-hscore", "nleep", "gbc", "transrate",
-                           "sfda", "knn", "ridge", "leep", "nce"}
-    assert {n for n, i in SCORES.items() if i.regression} == {"logme", "knn", "ridge"}
+                           "sfda", "knn", "ridge", "leep", "nce", "etran", "ncti", "ped", "tmi",
+                           "parc", "lfc"}
+    assert {n for n, i in SCORES.items() if i.regression} == {"logme", "knn", "ridge", "parc",
+                                                              "lfc"}

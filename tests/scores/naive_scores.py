@@ -202,13 +202,14 @@ def naive_nleep(f, labels, *, variance=0.8, components_per_class=5, seed=123, ma
     than ``variance``), coordinates divided by their RMS, EM for a full-covariance Gaussian
     mixture with densities from scipy.stats, and LEEP (naive_leep) of its posteriors.
 
-    Only the start is shared with stepstone: its k-means clusters (same seed), which depend only
-    on distances and so are the same for PCA coordinates of any sign.
+    Only the start is shared with stepstone: scikit-learn's k-means clusters (same seed, as
+    ``GaussianMixture`` draws them), which depend only on distances and so are the same for PCA
+    coordinates of any sign.
     """
     from scipy.special import logsumexp
     from scipy.stats import multivariate_normal
 
-    from stepstone.scores._mixture import kmeans
+    from sklearn.cluster import KMeans
 
     _, y = _classes(labels)
     x = np.asarray(f, float) - np.mean(f, 0)
@@ -220,7 +221,8 @@ def naive_nleep(f, labels, *, variance=0.8, components_per_class=5, seed=123, ma
     z = z / math.sqrt(np.mean(z**2))
     n, d = z.shape
     components = min(components_per_class * (y.max() + 1), n)
-    resp = np.eye(components)[kmeans(z, components, rng=np.random.default_rng(seed))]
+    start = KMeans(components, n_init=1, random_state=seed).fit(z).labels_
+    resp = np.eye(components)[start]
 
     def m_step(resp):
         nk = resp.sum(0) + 10 * np.finfo(float).eps

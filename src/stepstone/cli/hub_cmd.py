@@ -203,3 +203,35 @@ def export(esm_id: str, folder: str, hub_path: str | None, task_id: str | None,
     out = export_esm(_open(hub_path), esm_id, folder, task_id=task_id,
                      base_model_id=base_model_id, license=license_)
     click.echo(f"wrote {out}")
+
+
+@hub.command("add-domain-stats")
+@hub_option
+@click.option("--max-examples", type=click.IntRange(min=2), default=2000, show_default=True,
+              help="Seeded sub-sample of each source's ESM training sample to embed.")
+@click.option("--rank", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Eigenpairs of each source's covariance to store.")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Refit sources that already have statistics.")
+@click.option("--id", "ids", multiple=True, help="Only this ESM id (repeatable).")
+@verbosity
+def add_domain_stats_cmd(hub_path: str | None, max_examples: int, rank: int, seed: int,
+                         overwrite: bool, ids: tuple[str, ...], verbose: int,
+                         quiet: bool) -> None:
+    """Store a Gaussian fit of each source's base embeddings (for --method domain-divergence).
+
+    Re-draws the sample each ESM was trained on from the source recorded in its config and
+    embeds it with the base model; nothing is fine-tuned again. Resumable: sources that already
+    have the statistics are skipped.
+    """
+    from ..hub.domain import add_domain_stats
+
+    configure(verbose, quiet)
+    report = add_domain_stats(_open(hub_path), max_examples=max_examples, rank=rank, seed=seed,
+                              overwrite=overwrite, ids=list(ids) or None)
+    for esm_id, status in report.status.items():
+        click.echo(f"{status:>7}  {esm_id}  {report.messages.get(esm_id, '')}")
+    click.echo(f"added {report.count('added')}, skipped {report.count('skipped')}, "
+               f"failed {report.count('failed')}")
+    if report.count("failed"):
+        raise SystemExit(1)

@@ -29,6 +29,10 @@ from .options import (dataset_options, engine_options, hub_option, make_executor
               show_default=True,
               help="With --diverse: similarity of two sources (ESM-mapped target CKA, or "
                    "cosine of mean source embeddings).")
+@click.option("--diverse-objective", type=click.Choice(["mmr", "coverage", "ms-leep"]),
+              default="mmr", show_default=True,
+              help="With --diverse: MMR heuristic, lazy-greedy coverage (a (1-1/e) guarantee; "
+                   "--diversity weighs coverage), or MS-LEEP of the heads (needs --models).")
 @click.option("--model", "model_name", help="Base model (default: the hub's).")
 @dataset_options
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
@@ -46,7 +50,8 @@ from .options import (dataset_options, engine_options, hub_option, make_executor
 @engine_options
 @verbosity
 def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
-         diverse: int | None, diversity: float, diverse_by: str, model_name: str | None,
+         diverse: int | None, diversity: float, diverse_by: str, diverse_objective: str,
+         model_name: str | None,
          text_column: str | None, pair_column: str | None, label_column: str | None,
          task_type: str | None, split: str | None, num_examples: int | None, seed: int,
          top: int, fmt: str, output: str | None, include_target: bool, device: str | None,
@@ -67,7 +72,8 @@ def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
                            label_column=label_column, task_type=task_type, split=split,
                            include_target=include_target, device=device, precision=precision,
                            models_dir=models_dir, diverse=diverse, diversity=diversity,
-                           diverse_by=diverse_by, executor=make_executor(engine, ray_address),
+                           diverse_by=diverse_by, diverse_objective=diverse_objective,
+                           executor=make_executor(engine, ray_address),
                            show_progress=False if quiet else None)
     if output:
         if output.endswith(".csv"):

@@ -207,13 +207,22 @@ def _fit_esm(train: TaskData, held: TaskData, tuned: TunedModel, *, base: Encode
 def source_stats(base_embeddings: np.ndarray, token_ids: Sequence[Sequence[int]], *,
                  vocab_size: int) -> dict[str, np.ndarray]:
     """What label-free baselines need later without the source texts: the mean base embedding
-    (TextEmb) and the set of token ids as a packed bitmap (vocabulary overlap)."""
+    (TextEmb), the set of token ids as a packed bitmap (vocabulary overlap) and a low-rank
+    Gaussian fit of the base embeddings (domain-divergence, esm-ped; hub/domain.py adds it to
+    hubs built before)."""
+    from ..scores.divergence import fit_gaussian
+    from .domain import DEFAULT_RANK
+
     present = np.zeros(vocab_size, dtype=bool)
     for ids in token_ids:
         present[np.asarray(ids, dtype=np.int64)] = True
-    return {"text_mean": base_embeddings.astype(np.float64).mean(0).astype(np.float32),
-            "token_bitmap": np.packbits(present),
-            "vocab_size": np.asarray([vocab_size], dtype=np.int64)}
+    stats = {"text_mean": base_embeddings.astype(np.float64).mean(0).astype(np.float32),
+             "token_bitmap": np.packbits(present),
+             "vocab_size": np.asarray([vocab_size], dtype=np.int64)}
+    if len(base_embeddings) >= 2:
+        rank = min(DEFAULT_RANK, base_embeddings.shape[1])
+        stats.update(fit_gaussian(base_embeddings, rank=rank).to_tensors())
+    return stats
 
 
 def _esm_config(train: TaskData, tuned: TunedModel, config: BuildConfig,

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import ScoreError
 from ..hub.catalog import HubEntry
+from ..scores.pool import combine_pool
 from ..scores.registry import ScoreInfo, feature_scores
 from .methods import MethodScores, RankContext, register
 
@@ -42,6 +43,29 @@ def score_each(ctx: RankContext, info: ScoreInfo,
             logger.debug("%s on %s failed: %s", info.name, entry.id, err)
 
 
+def score_pooled(ctx: RankContext, info: ScoreInfo,
+                 pairs: Iterator[tuple[HubEntry, np.ndarray]], out: MethodScores) -> None:
+    """A pool-normalised score (ETran, NCTI): every entry's terms first, then each term
+    min-max normalised across the entries that could be scored, then the weighted sum."""
+    labels, regression = ctx.task.labels, ctx.task.is_regression
+    ids: list[str] = []
+    terms: list[dict[str, float]] = []
+    for entry, features in pairs:
+        try:
+            values = info.terms(features, labels, regression=regression)
+        except (ScoreError, np.linalg.LinAlgError) as err:
+            out.skipped[entry.id] = f"{info.name} failed: {err}"
+            continue
+        if all(np.isfinite(v) for v in values.values()):
+            ids.append(entry.id)
+            terms.append(values)
+        else:
+            out.skipped[entry.id] = f"{info.name}: a term is not finite (degenerate ESM?)"
+    if terms:
+        for esm_id, score in zip(ids, combine_pool(terms, info.pool_weights)):
+            out.add(esm_id, float(score))
+
+
 def esm_score_method(info: ScoreInfo) -> Callable[[RankContext], MethodScores]:
     def method(ctx: RankContext) -> MethodScores:
         info.check_target(ctx.task.is_regression)
@@ -51,7 +75,8 @@ def esm_score_method(info: ScoreInfo) -> Callable[[RankContext], MethodScores]:
                            "tell sources apart; prefer esm-shrinkage-hscore or esm-logme",
                            info.name, info.name)
         out = MethodScores()
-        score_each(ctx, info, mapped_features(ctx, out.skipped), out)
+        scorer = score_pooled if info.pooled else score_each
+        scorer(ctx, info, mapped_features(ctx, out.skipped), out)
         return out
 
     method.__doc__ = f"{info.name} of the target's base embeddings mapped through each ESM."
@@ -60,5 +85,6 @@ def esm_score_method(info: ScoreInfo) -> Callable[[RankContext], MethodScores]:
 
 
 for _info in feature_scores():
-    if _info.name != "logme":  # esm-logme: the Gram-identity fast path in methods.py
+    # esm-logme: the Gram-identity fast path in methods.py; esm-ped: rank/estimators.py
+    if _info.name != "logme" and not _info.custom_esm:
         register(f"esm-{_info.name}")(esm_score_method(_info))

@@ -133,4 +133,4 @@ def get_method(name: str) -> Callable[[RankContext], MethodScores]:
 def _load_builtin_methods() -> None:
     """Importing the method modules registers them (they import this module, so not at the
     top)."""
-    from . import baselines, esm_scores, fusion, taskemb, tuned  # noqa: F401
+    from . import baselines, esm_scores, estimators, fusion, taskemb, tuned  # noqa: F401

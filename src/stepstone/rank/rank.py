@@ -36,7 +36,8 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
                  include_target: bool = False, encoder: Encoder | None = None,
                  filters: dict[str, Any] | None = None, device: str | None = None,
                  models_dir: str | os.PathLike | None = None, diverse: int | None = None,
-                 diversity: float = 0.5, diverse_by: str = "esm", precision: str = "float32",
+                 diversity: float = 0.5, diverse_by: str = "esm",
+                 diverse_objective: str = "mmr", precision: str = "float32",
                  engine: Engine | str = Engine.LOCAL, executor: Executor | None = None,
                  show_progress: bool | None = None) -> Ranking:
     """Rank the hub's sources for ``target`` (anything :func:`stepstone.data.load_task` reads).
@@ -45,7 +46,8 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
     methods"); methods that use the fine-tuned source models read them from ``models_dir``
     (or ``$STEPSTONE_MODELS``). ``diverse=k`` also picks a set of k good, mutually dissimilar
     sources into ``Ranking.selected`` (``diversity`` weighs dissimilarity against score,
-    ``diverse_by`` is ``esm`` or ``textemb``).
+    ``diverse_by`` is ``esm`` or ``textemb``; ``diverse_objective`` is ``mmr``, ``coverage``
+    or ``ms-leep``, see :mod:`stepstone.rank.diverse`).
 
     The base model defaults to the one the hub's ESMs were made for. ESMs for another base
     model or embedding size, broken ESM files and non-finite scores are left out and listed in
@@ -94,7 +96,7 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
     if diverse:
         t0 = time.perf_counter()
         selected, selection = select_diverse(ctx, sources, k=diverse, tradeoff=diversity,
-                                             by=diverse_by)
+                                             by=diverse_by, objective=diverse_objective)
         timings["diverse"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
     for s in skipped:

@@ -36,7 +36,9 @@ class Skipped:
 class SelectedSource:
     """One source of a diverse selection (``--diverse K``), in pick order.
 
-    ``redundancy`` is its largest similarity to a source picked before it (0 for the first).
+    ``redundancy`` is its largest similarity to a source picked before it (0 for the first);
+    ``gain`` its marginal gain in the objective (``--diverse-objective coverage`` or
+    ``ms-leep``; None for MMR).
     """
 
     esm_id: str
@@ -44,6 +46,7 @@ class SelectedSource:
     rank: int
     score: float
     redundancy: float
+    gain: float | None = None
 
 
 @dataclass

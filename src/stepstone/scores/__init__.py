@@ -1,20 +1,29 @@
 """Transferability scores: pure functions over arrays (float64 inside, shapes in docstrings)."""
 
+from .divergence import GaussianFit, fit_gaussian, frechet_distance
 from .engine import ESMLogMEScorer, ScoreBackend
 from .esm_logme import TargetStats, esm_logme
 from .esm_logme_fast import esm_logme_fast
+from .etran import etran, etran_terms
 from .gbc import gbc
 from .hscore import hscore, ledoit_wolf_shrinkage, shrinkage_hscore
 from .knn import knn
 from .leep import leep, nce
+from .lfc import lfc
 from .logme import evidence, label_matrix, logme, spectrum
+from .ncti import ncti, ncti_terms
 from .nleep import nleep
+from .parc import parc
+from .ped import ped
 from .registry import SCORES, ScoreInfo, feature_scores, get_score
 from .ridge import ridge_probe
 from .sfda import sfda
+from .tmi import tmi
 from .transrate import transrate
 
-__all__ = ["ESMLogMEScorer", "SCORES", "ScoreBackend", "ScoreInfo", "TargetStats", "esm_logme",
+__all__ = ["GaussianFit", "etran", "etran_terms", "fit_gaussian", "frechet_distance", "lfc",
+           "ncti", "ncti_terms", "parc", "ped", "tmi",
+           "ESMLogMEScorer", "SCORES", "ScoreBackend", "ScoreInfo", "TargetStats", "esm_logme",
            "esm_logme_fast", "evidence", "feature_scores", "gbc", "get_score", "hscore", "knn",
            "label_matrix", "ledoit_wolf_shrinkage", "leep", "logme", "nce", "nleep", "ridge_probe",
            "sfda", "shrinkage_hscore", "spectrum", "transrate"]

@@ -18,7 +18,7 @@ import numpy as np
 
 from .._options import Option
 from ._inputs import check_rows, class_ids, class_means, feature_matrix
-from ._mixture import pca
+from sklearn.decomposition import PCA
 
 #: Variance floor of the reference implementation (constant features would give 0).
 VARIANCE_FLOOR = 1e-4
@@ -41,8 +41,8 @@ def gbc(features: np.ndarray, labels: np.ndarray, *, regression: bool = False,
     ids, classes = class_ids(labels, score="gbc", regression=regression)
     kind = GaussianType.parse(gaussian)
     x = feature_matrix(features)
-    if pca_dim is not None and pca_dim < x.shape[1]:
-        x = pca(x, components=pca_dim)
+    if pca_dim is not None and pca_dim < x.shape[1]:  # scikit-learn's PCA, as the reference
+        x = PCA(n_components=min(pca_dim, *x.shape), svd_solver="full").fit_transform(x)
     means, counts = class_means(x, ids, classes)
     variances = np.zeros_like(means)
     np.add.at(variances, ids, (x - means[ids]) ** 2)

@@ -18,30 +18,24 @@ so its shrinkage H-score is N/(N − 1) times this one (rankings are the same).
 from __future__ import annotations
 
 import numpy as np
+from sklearn.covariance import ledoit_wolf_shrinkage as sklearn_ledoit_wolf
 
 from ._inputs import check_rows, class_ids, class_means, feature_matrix, rank_tolerance
 
 
-def ledoit_wolf_shrinkage(features: np.ndarray) -> float:
-    """Ledoit-Wolf optimal shrinkage α ∈ [0, 1] of the covariance of ``features`` (centred
-    here), as ``sklearn.covariance.ledoit_wolf_shrinkage``; 0 for constant features.
-
-    Shapes: features (N, D) -> float.
-    """
+def ledoit_wolf_alpha(features: np.ndarray) -> float:
+    """Ledoit-Wolf optimal shrinkage α ∈ [0, 1] of the covariance of ``features``, by
+    ``sklearn.covariance.ledoit_wolf_shrinkage`` (0 for constant features, where scikit-learn
+    divides by zero). Shapes: features (N, D) -> float."""
     x = feature_matrix(features)
     x = x - x.mean(0)
-    n, d = x.shape
-    cov = x.T @ x / n
-    mu = np.trace(cov) / d
-    if mu <= 0.0:
+    if not np.any(x):
         return 0.0
-    x2 = x**2
-    # β̄ = (1/(N²D))·Σ_i ‖x_i x_iᵀ − S‖²_F, without forming the N outer products
-    beta = (np.sum(x2.T @ x2) / n - np.sum(cov**2)) / (d * n)
-    delta = (np.sum(cov**2) - 2.0 * mu * np.trace(cov) + d * mu**2) / d
-    if delta <= 0.0:  # S is already a multiple of the identity
-        return 0.0
-    return float(min(max(beta, 0.0), delta) / delta)
+    return float(sklearn_ledoit_wolf(x, assume_centered=True))
+
+
+#: the public name (stepstone.scores.ledoit_wolf_shrinkage), scikit-learn's estimate
+ledoit_wolf_shrinkage = ledoit_wolf_alpha
 
 
 def hscore(features: np.ndarray, labels: np.ndarray, *, regression: bool = False) -> float:
@@ -71,7 +65,7 @@ def _hscore(features: np.ndarray, labels: np.ndarray, *, regression: bool, shrin
     x = x - x.mean(0)
     n, d = x.shape
     cov = x.T @ x / n
-    alpha = ledoit_wolf_shrinkage(x) if shrink else 0.0
+    alpha = ledoit_wolf_alpha(x) if shrink else 0.0
     eigvals, eigvecs = np.linalg.eigh(cov)
     eigvals = (1.0 - alpha) * eigvals + alpha * np.trace(cov) / d
     keep = eigvals > rank_tolerance(eigvals, n, d)

@@ -12,13 +12,11 @@ in blocks, so memory stays O(block·N).
 from __future__ import annotations
 
 import numpy as np
+from sklearn.neighbors import NearestNeighbors
 
 from .._options import Option
 from ..errors import ScoreError
 from ._inputs import check_rows, class_ids, feature_matrix, regression_columns
-
-BLOCK_ROWS = 1024
-
 
 class KnnMetric(Option):
     EUCLIDEAN = "euclidean"
@@ -45,19 +43,14 @@ def knn(features: np.ndarray, labels: np.ndarray, *, regression: bool = False, k
 
 
 def nearest_neighbours(x: np.ndarray, *, k: int, metric: KnnMetric) -> np.ndarray:
-    """Indices of each row's k nearest other rows, nearest first. Shapes: (N, D) -> (N, k)."""
+    """Indices of each row's k nearest other rows, nearest first, by scikit-learn's brute-force
+    ``NearestNeighbors`` (queried without X, so a row is never its own neighbour).
+    Shapes: (N, D) -> (N, k)."""
     if metric is KnnMetric.COSINE:
         norms = np.linalg.norm(x, axis=1, keepdims=True)
         x = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
-    sq = (x**2).sum(1)
-    out = np.empty((len(x), k), dtype=np.int64)
-    for start in range(0, len(x), BLOCK_ROWS):
-        rows = np.arange(start, min(start + BLOCK_ROWS, len(x)))
-        dist = np.maximum(sq[rows, None] + sq[None, :] - 2.0 * x[rows] @ x.T, 0.0)
-        dist[np.arange(len(rows)), rows] = np.inf  # leave the example itself out
-        # stable sort: equal distances keep example order
-        out[rows] = np.argsort(dist, axis=1, kind="stable")[:, :k]
-    return out
+    search = NearestNeighbors(n_neighbors=k, algorithm="brute", metric="euclidean")
+    return search.fit(x).kneighbors(return_distance=False)
 
 
 def _vote(neighbour_ids: np.ndarray, classes: int) -> np.ndarray:

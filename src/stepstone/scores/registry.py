@@ -8,19 +8,27 @@ support regression raises :class:`~stepstone.errors.ScoreError` for a regression
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import InvalidOptionError, ScoreError
+from .etran import WEIGHTS as ETRAN_WEIGHTS
+from .etran import etran, etran_terms
 from .gbc import gbc
 from .hscore import hscore, shrinkage_hscore
 from .knn import knn
 from .leep import leep, nce
+from .lfc import lfc
 from .logme import logme
+from .ncti import WEIGHTS as NCTI_WEIGHTS
+from .ncti import ncti, ncti_terms
 from .nleep import nleep
+from .parc import parc
+from .ped import ped
 from .ridge import ridge_probe
 from .sfda import sfda
+from .tmi import tmi
 from .transrate import transrate
 
 
@@ -36,6 +44,17 @@ class ScoreInfo:
     #: unchanged by any invertible affine map of the features, so useless in ESM form (every
     #: invertible ESM gets the same score); "approximately" for SFDA's tiny shrinkage
     affine_invariant: bool = False
+    #: for scores normalised over the candidate pool (ETran, NCTI): the per-candidate terms
+    #: ``terms(data, labels, regression=...) -> {name: value}`` and the weights of their min-max
+    #: normalised values (scores/pool.py); ``func`` is then the unnormalised single-model form
+    terms: Callable[..., dict[str, float]] | None = None
+    pool_weights: dict[str, float] = field(default_factory=dict)
+    #: its ``esm-`` method is not the generic map-then-score one (PED needs reference stats)
+    custom_esm: bool = False
+
+    @property
+    def pooled(self) -> bool:
+        return self.terms is not None
 
     def __call__(self, data: np.ndarray, labels: np.ndarray, *, regression: bool = False
                  ) -> float:
@@ -66,6 +85,18 @@ SCORES: dict[str, ScoreInfo] = {info.name: info for info in [
     ScoreInfo("knn", knn, "features", True, "leave-one-out kNN accuracy / Pearson r"),
     ScoreInfo("ridge", ridge_probe, "features", True, "cross-validated ridge probe accuracy "
               "/ R²"),
+    ScoreInfo("etran", etran, "features", False, "energy + shrinkage-LDA terms, "
+              "min-max normalised over the pool", terms=etran_terms,
+              pool_weights=ETRAN_WEIGHTS),
+    ScoreInfo("ncti", ncti, "features", False, "neural-collapse index: nuclear norms + "
+              "LDA fit, min-max normalised over the pool", terms=ncti_terms,
+              pool_weights=NCTI_WEIGHTS),
+    ScoreInfo("ped", ped, "features", False, "LogME after potential-energy descent of the "
+              "class means", custom_esm=True),
+    ScoreInfo("tmi", tmi, "features", False, "intra-class Kozachenko-Leonenko entropy"),
+    ScoreInfo("parc", parc, "features", True, "Spearman of feature and label dissimilarities "
+              "on a 500-example probe"),
+    ScoreInfo("lfc", lfc, "features", True, "centred feature-label kernel alignment"),
     ScoreInfo("leep", leep, "probabilities", False, "log expected empirical prediction of a "
               "source head"),
     ScoreInfo("nce", nce, "probabilities", False, "negative conditional entropy given the "

@@ -7,7 +7,8 @@ Classification regresses the one-hot labels and predicts the arg-max (scikit-lea
 predictions). The intercept is not penalised. The α grid is relative to the feature scale,
 10⁻³ … 10³ × tr(XcᵀXc)/D on all N examples, so a global rescaling of the features changes
 nothing; folds are a seeded random partition. The leave-one-out errors come from one SVD per
-fold: with Xc = U S Vᵀ, the hat matrix is 11ᵀ/n + U diag(s²/(s² + α)) Uᵀ.
+fold: with Xc = U S Vᵀ, the hat matrix is 11ᵀ/n + U diag(s²/(s² + α)) Uᵀ; that is
+scikit-learn's ``RidgeCV(gcv_mode="svd")``, which does the fitting.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.linear_model import RidgeCV
 
 from ..errors import ScoreError
 from ._inputs import check_rows, class_ids, feature_matrix, one_hot, regression_columns
@@ -45,25 +47,16 @@ def ridge_alphas(features: np.ndarray) -> np.ndarray:
 
 
 def fit_ridge_loo(x: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> RidgeFit:
-    """Ridge with unpenalised intercept, α chosen by exact leave-one-out mean squared error.
-
-    Shapes: x (n, D), y (n, K), alphas (A,) -> RidgeFit (weights (D, K)).
-    """
-    x_mean, y_mean = x.mean(0), y.mean(0)
-    xc, yc = x - x_mean, y - y_mean
-    u, s, vt = np.linalg.svd(xc, full_matrices=False)
-    uty = u.T @ yc
-    s2, u2 = s**2, u**2
-    errors = np.empty(len(alphas))
-    for i, alpha in enumerate(alphas):
-        shrink = s2 / (s2 + alpha)
-        fitted = u @ (shrink[:, None] * uty)
-        leverage = 1.0 / len(x) + u2 @ shrink
-        errors[i] = np.mean(((yc - fitted) / (1.0 - leverage)[:, None]) ** 2)
-    best = int(np.argmin(errors))
-    weights = vt.T @ ((s / (s2 + alphas[best]))[:, None] * uty)
-    return RidgeFit(x_mean=x_mean, y_mean=y_mean, weights=weights, alpha=float(alphas[best]),
-                    loo_errors=errors)
+    """Ridge with unpenalised intercept, α chosen by exact leave-one-out mean squared error:
+    scikit-learn's ``RidgeCV`` (``gcv_mode="svd"``: one SVD, the leave-one-out errors in closed
+    form). Shapes: x (n, D), y (n, K), alphas (A,) -> RidgeFit (weights (D, K))."""
+    model = RidgeCV(alphas=alphas, fit_intercept=True, gcv_mode="svd", store_cv_results=True)
+    model.fit(x, y)
+    weights = np.atleast_2d(model.coef_).T  # (D, K)
+    errors = model.cv_results_.reshape(len(x), -1, len(alphas)).mean(axis=(0, 1))
+    x_mean = x.mean(0)
+    return RidgeFit(x_mean=x_mean, y_mean=model.intercept_ + x_mean @ weights, weights=weights,
+                    alpha=float(model.alpha_), loo_errors=errors)
 
 
 def fold_indices(n: int, folds: int, *, seed: int) -> list[np.ndarray]:
