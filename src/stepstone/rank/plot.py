@@ -67,6 +67,11 @@ def plot_ranking(ranking: Ranking, *, k: int = 20, ax: Any = None) -> Any:
 
         _, ax = plt.subplots(figsize=(8.0, 1.6 + 0.32 * max(len(sources), 1)),
                              layout="constrained")
+    if not sources:
+        ax.text(0.5, 0.5, "no source could be ranked", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        return ax
     labels = [f"{s.rank}. {s.task_name}" for s in sources]
     positions = list(range(len(sources)))
     if has_gains(sources):
