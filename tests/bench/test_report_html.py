@@ -48,7 +48,8 @@ def test_the_markdown_subset_becomes_escaped_html(tmp_path):
     assert "<h1>Report <code>grid</code></h1>" in body
     assert "<b>31%</b> of &lt;pairs&gt;." in body
     assert "<pre><code>a &lt; b &amp;&amp; c</code></pre>" in body
-    assert parser.rows == [["method", "regret@1"], ["esm-logme", "0.32"], ["<b>x</b> | y", "−2.4"]]
+    assert parser.rows == [["method", "regret@1"], ["esm-logme", "0.32"],
+                           ["<b>x</b> | y", "−2.4"]]
     values = [a.get("data-value") for t, a in parser.tags if t == "td" and "data-value" in a]
     assert values == ["0.32", "-2.4"]  # numbers sort as numbers
     images = [a["src"] for t, a in parser.tags if t == "img"]
