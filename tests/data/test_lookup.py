@@ -11,8 +11,7 @@ import urllib.error
 
 import pytest
 
-from stepstone.data import load_task
-from stepstone.data import lookup
+from stepstone.data import load_task, lookup
 from stepstone.errors import DatasetNotFoundError
 from tests.helpers import REPO, write_pool_task
 

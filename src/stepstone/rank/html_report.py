@@ -25,6 +25,14 @@ ADVICE_COLUMNS = [("margin", "margin over no transfer"), ("expected_gain", "expe
                   ("p_better", "P(better than no transfer)")]
 #: how many sources the notebook display shows
 NOTEBOOK_ROWS = 20
+#: the report's notes and plot in a notebook (selectors scoped to the output cell's div)
+NOTEBOOK_STYLE = (".stepstone-ranking .note{background:#fff4e5;border-left:4px solid #f0a020;"
+                  "padding:.4em .8em;margin:.4em 0}"
+                  ".stepstone-ranking .advice{background:#eaf5ea;border-left:4px solid #3a9a3a;"
+                  "padding:.4em .8em;margin:.4em 0}"
+                  ".stepstone-ranking .muted{color:#666}"
+                  ".stepstone-ranking img.plot{max-width:100%;height:auto}"
+                  ".stepstone-ranking td.num,.stepstone-ranking th.num{text-align:right}")
 
 
 def ranking_html(ranking: Ranking, *, k: int = 20) -> str:
@@ -55,7 +63,8 @@ def notebook_html(ranking: Ranking, *, k: int = NOTEBOOK_ROWS) -> str:
              _plot(ranking, k), _reference_line(ranking), _sources_table(ranking.sources[:k],
                                                                          sortable=False),
              tail, _left_out(ranking) if ranking.skipped or ranking.excluded else ""]
-    return '<div class="stepstone-ranking">' + "\n".join(p for p in parts if p) + "</div>"
+    return (f'<div class="stepstone-ranking"><style>{NOTEBOOK_STYLE}</style>'
+            + "\n".join(p for p in parts if p) + "</div>")
 
 
 def _headline(ranking: Ranking) -> str:
