@@ -52,7 +52,8 @@ def test_rank_errors_are_one_line_with_exit_code_1(cli_hub, tmp_path):
     assert missing.exit_code == 1
     assert "not found" in missing.output and "my_data.csv" in missing.output
     assert "Traceback" not in missing.output
-    no_hub = run("rank", "x.csv", "--hub", tmp_path / "none")
+    (tmp_path / "x.csv").write_text("text,label\ngood,1\nbad,0\n")
+    no_hub = run("rank", tmp_path / "x.csv", "--hub", tmp_path / "none")
     assert no_hub.exit_code == 1 and "no hub at" in no_hub.output
     bad_option = run("rank", "x.csv", "--format", "xml")
     assert bad_option.exit_code == 2

@@ -207,7 +207,16 @@ def test_regression_with_constant_labels(tmp_path):
 # --- Hugging Face ids go through datasets.load_dataset ------------------------------------------
 
 
-def test_hugging_face_id_uses_datasets(monkeypatch):
+@pytest.fixture
+def hub_reachable(monkeypatch):
+    """Pretend the Hub answers, so that an id goes on to (the faked) datasets.load_dataset."""
+    monkeypatch.setattr("stepstone.data.loaders.hub_unreachable", lambda: None)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+
+
+def test_hugging_face_id_uses_datasets(monkeypatch, hub_reachable):
     import datasets
 
     calls = {}
@@ -226,7 +235,7 @@ def test_hugging_face_id_uses_datasets(monkeypatch):
     assert task.name == "someone/reviews:en" and task.origin.kind == "hf"
 
 
-def test_hugging_face_failure_is_a_clear_error(monkeypatch):
+def test_hugging_face_failure_is_a_clear_error(monkeypatch, hub_reachable):
     import datasets
 
     def offline(*args, **kwargs):

@@ -10,6 +10,7 @@ import numpy as np
 from .evaluate import NO_TRANSFER, RANDOM, Evaluation, GroundTruth
 from .grids import Grid
 from .metrics import regret_at_k
+from .report_html import write_report_html
 from .report_stats import statistics_sections
 from .tables import markdown_table
 
@@ -19,7 +20,8 @@ MAX_K = 10
 def write_report(grid: Grid, truth: GroundTruth, evaluation: Evaluation,
                  folder: str | os.PathLike, *, command: str = "") -> Path:
     """Write ``report.md``, ``gains.png``, ``regret_curves.png`` and ``esm_logme_vs_gain.png``
-    (when ESM-LogME was evaluated) into ``folder``; returns the Markdown path."""
+    (when ESM-LogME was evaluated) into ``folder``, and ``report.html`` (the Markdown with the
+    plots inlined); returns the Markdown path."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
@@ -35,6 +37,7 @@ def write_report(grid: Grid, truth: GroundTruth, evaluation: Evaluation,
                      extra)
     path = folder / "report.md"
     path.write_text(text, encoding="utf-8")
+    write_report_html(path)  # the same content with its plots inlined: one file to share
     evaluation.per_target.to_csv(folder / "evaluation_per_target.csv", index=False)
     evaluation.summary().to_csv(folder / "evaluation_summary.csv", index=False)
     truth.summary().to_csv(folder / "ground_truth_summary.csv", index=False)

@@ -158,7 +158,8 @@ def evaluate(grid_name: str, results_dir: str | None, hub_path: str | None, meth
 @verbosity
 def report(grid_name: str, results_dir: str | None, hub_path: str | None, methods: str,
            models_dir: str | None, verbose: int, quiet: bool) -> None:
-    """Write report.md and PNG plots (gains heatmap, regret@k curves, ESM-LogME vs gain)."""
+    """Write report.md, PNG plots (gains heatmap, regret@k curves, ESM-LogME vs gain) and
+    report.html (the report with its plots inlined, one file to share)."""
     from ..bench import GroundTruth, ResultsFile, evaluate_methods, write_report
 
     configure(verbose, quiet)
@@ -170,7 +171,7 @@ def report(grid_name: str, results_dir: str | None, hub_path: str | None, method
     truth = GroundTruth.from_results(ResultsFile(folder), grid)
     command = "stepstone " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     path = write_report(grid, truth, evaluation, folder, command=command)
-    click.echo(f"wrote {path}")
+    click.echo(f"wrote {path} and {path.with_name('report.html')}")
 
 
 def _methods(text: str) -> list[str]:

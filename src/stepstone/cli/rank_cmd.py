@@ -9,6 +9,17 @@ from .options import (dataset_options, engine_options, hub_option, make_executor
                       resolve_hub_path, verbosity)
 
 
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def _plot_suffix(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Check the plot's format before the (long) ranking runs."""
+    if value and not value.lower().endswith(PLOT_SUFFIXES):
+        raise click.BadParameter(f"{value!r}: the file name must end in "
+                                 f"{', '.join(PLOT_SUFFIXES)}", ctx=ctx, param=param)
+    return value
+
+
 @main.command()
 @click.argument("target")
 @hub_option
@@ -41,6 +52,11 @@ from .options import (dataset_options, engine_options, hub_option, make_executor
               show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False),
               help="Also write the full ranking to this file (.json or .csv).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), callback=_plot_suffix,
+              help="Also draw the top 20 as a bar chart into this .png, .svg or .pdf file.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False),
+              help="Also write a self-contained HTML report (plot, sortable table, left-out "
+                   "ESMs, provenance) to this file.")
 @click.option("--include-target", is_flag=True,
               help="Rank the target's own task too when the hub has it.")
 @click.option("--device", help="torch device (default: cuda if available, else cpu).")
@@ -54,7 +70,8 @@ def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
          model_name: str | None,
          text_column: str | None, pair_column: str | None, label_column: str | None,
          task_type: str | None, split: str | None, num_examples: int | None, seed: int,
-         top: int, fmt: str, output: str | None, include_target: bool, device: str | None,
+         top: int, fmt: str, output: str | None, plot_path: str | None,
+         html_path: str | None, include_target: bool, device: str | None,
          precision: str, engine: str, ray_address: str | None, verbose: int,
          quiet: bool) -> None:
     """Rank every source in the hub for TARGET.
@@ -63,9 +80,12 @@ def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
     name, or a Hugging Face dataset id.
     """
     from .._io import write_text
+    from ..data.loaders import check_location
+
+    check_location(target)  # a typo or an unreachable Hub fails before torch is imported
+    configure(verbose, quiet)
     from ..rank import rank_sources
 
-    configure(verbose, quiet)
     ranking = rank_sources(target, hub=resolve_hub_path(hub_path), method=method,
                            model_name=model_name, num_examples=num_examples, seed=seed,
                            text_column=text_column, pair_column=pair_column,
@@ -80,12 +100,20 @@ def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
             write_text(output, ranking.to_pandas().to_csv())
         else:
             ranking.to_json(output)
+    if plot_path:
+        from ..rank.plot import save_plot
+
+        save_plot(ranking, plot_path)
+    if html_path:
+        ranking.to_html(html_path)
     if fmt == "json":
         click.echo(ranking.to_json())
     elif fmt == "csv":
         click.echo(ranking.to_pandas().to_csv(), nl=False)
     else:
         click.echo(_summary(ranking))
+        for warning in ranking.warnings:
+            click.secho(f"Warning: {warning}", fg="yellow")
         click.echo(ranking.table(top))
         if ranking.selected:
             click.echo(ranking.selection_table())

@@ -6,6 +6,7 @@ validates texts and labels and draws the requested sample.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -14,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from .._env import dataset_pool_dirs
+from .._env import dataset_pool_dirs, hf_offline
 from ..errors import DataError, DatasetNotFoundError, LabelError
 from .frames import LABEL_COLUMNS, task_from_frame
+from .lookup import (did_you_mean, hub_endpoint, hub_unreachable, maybe_cached, offline_hub,
+                     suggestions)
 from .readers import COMPRESSED, FILE_KINDS, file_kind, read_table
 from .task import TaskData, TaskOrigin, TaskType
 
@@ -111,14 +114,51 @@ def _load_from_location(location: str, *, split: str | None, subset: str | None,
     pool = _find_in_pool(location)
     if pool is not None:
         return _load_pool_folder(pool, split=split, name=name, **columns)
-    if _looks_like_path(location):
-        raise DatasetNotFoundError(_not_found_message(location))
-    return _load_hf(location, split=split, subset=subset, name=name, **columns)
+    offline = _check_missing(location)
+    return _load_hf(location, split=split, subset=subset, name=name, offline=offline,
+                    **columns)
 
 
-def _not_found_message(location: str) -> str:
+def check_location(source: str | os.PathLike | Any) -> None:
+    """Fail now, cheaply (before torch or ``datasets`` is imported), where :func:`load_task`
+    would not find ``source``: a typo of a pool task or file, a path that does not exist, or
+    a Hub id that is not cached while offline or while the Hub cannot be reached."""
+    if not isinstance(source, str | os.PathLike):
+        return
+    location = str(os.fspath(source))
+    if Path(location).expanduser().exists() or _find_in_pool(location) is not None:
+        return
+    _check_missing(location)
+
+
+def _check_missing(location: str) -> bool:
+    """For a location that is no file, folder or pool task: raise unless it may be a Hub id
+    that can be loaded; returns whether the Hub must be treated as offline."""
+    close = suggestions(location)  # a typo of a pool task or a local file: no Hub look-up
+    if _looks_like_path(location) or close:
+        raise DatasetNotFoundError(_not_found_message(location, close))
+    offline = hf_offline() or os.environ.get("HF_DATASETS_OFFLINE", "").strip().upper() in {
+        "1", "ON", "YES", "TRUE"}
+    unreachable = None if offline else hub_unreachable()
+    if (offline or unreachable) and not maybe_cached(location):
+        why = ("offline mode is set (HF_HUB_OFFLINE)" if offline else
+               f"the Hugging Face Hub ({hub_endpoint()}) cannot be reached ({unreachable})")
+        raise DatasetNotFoundError(
+            f"dataset {location!r} is not a local file, folder or pool task; {why}, and it is "
+            "not in the local Hugging Face cache. Check the name, or point stepstone at a file: "
+            "`stepstone rank my_data.csv --text-column text --label-column label`.")
+    return offline or unreachable is not None
+
+
+def _not_found_message(location: str, close: list[str]) -> str:
     message = f"dataset {location!r} not found: no such file or folder."
-    if "shared" in location:
+    if close:
+        message = (f"dataset {location!r} not found: no such file, folder or pool task."
+                   f"{did_you_mean(close)}")
+        if not _looks_like_path(location) and not any(Path(c).exists() for c in close):
+            message += (" (For a Hugging Face dataset of that name, give its full id, "
+                        "owner/name.)")
+    elif "shared" in location:
         message += (
             " The shared dataset pool is not next to this checkout. Point stepstone at a dataset "
             "of your own instead, e.g. `stepstone rank my_data.csv --text-column text "
@@ -217,7 +257,7 @@ def _check_pool_meta(meta: Any, path: Path) -> None:
 
 
 def _load_hf(dataset_id: str, *, split: str | None, subset: str | None, name: str | None,
-             **columns: Any) -> TaskData:
+             offline: bool = False, **columns: Any) -> TaskData:
     """A Hugging Face dataset id, through ``datasets.load_dataset`` (cache first when offline)."""
     try:
         import datasets
@@ -226,7 +266,8 @@ def _load_hf(dataset_id: str, *, split: str | None, subset: str | None, name: st
             f"{dataset_id!r} is not a local file and `datasets` is missing") from err
     split = split or "train"
     try:
-        hf = datasets.load_dataset(dataset_id, subset, split=split)
+        with offline_hub() if offline else contextlib.nullcontext():
+            hf = datasets.load_dataset(dataset_id, subset, split=split)
     except Exception as err:  # network, missing repo, missing split: one clear message
         raise DatasetNotFoundError(
             f"dataset {dataset_id!r} is not a local file or folder and could not be loaded from "

@@ -6,6 +6,7 @@ entries out (with a reason), and must never let one broken ESM stop the others.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -64,13 +65,16 @@ class RankContext:
         """The entries' ESMs as stacked augmented maps (B, D+1, D), block by block (from the
         hub's pack when possible), with a progress bar; broken ESMs are recorded in
         ``skipped``. Maps are float64 unless ``as_stored`` (then often float16)."""
+        blocks = iter_hub_blocks(self.hub, self.entries, dim=self.features.shape[1],
+                                 skipped=skipped, as_stored=as_stored,
+                                 show_progress=self.show_progress)
+        # the first block packs the hub when its pack is stale, under a bar of its own: fetch
+        # it before this bar opens, so that the two bars follow each other instead of nesting
+        first = next(blocks, None)
         bar = progress(total=len(self.entries), desc="Scoring ESMs", unit="esm",
                        show=self.show_progress, leave=False)
         with bar:
-            for entries, maps in iter_hub_blocks(self.hub, self.entries,
-                                                 dim=self.features.shape[1], skipped=skipped,
-                                                 as_stored=as_stored,
-                                                 show_progress=self.show_progress):
+            for entries, maps in itertools.chain([first] if first else [], blocks):
                 yield entries, maps
                 bar.update(len(entries))
 

@@ -24,6 +24,7 @@ from .diverse import select_diverse
 from .methods import RankContext
 from .ranking import RankedSource, Ranking, Skipped
 from .sharded import run_method
+from .target_checks import check_target_size, class_counts
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,9 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
     task = load_task(target, text_column=text_column, pair_column=pair_column,
                      label_column=label_column, task_type=task_type, split=split,
                      num_examples=num_examples, seed=seed)
+    warnings = check_target_size(task, method)  # refuses a class of one example, first
+    for warning in warnings:
+        logger.info("%s", warning)  # the CLI prints them with the table; str(Ranking) too
     entries = hub.entries(**(filters or {}))
     skipped = [Skipped(i, why) for i, why in sorted(hub.broken.items())]
     expected = _expected_embeddings(entries)
@@ -101,11 +105,12 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
     timings["total"] = time.perf_counter() - started
     for s in skipped:
         logger.warning("left out %s: %s", s.esm_id, s.reason)
-    return Ranking(target=task.summary(), method=method, sources=sources, skipped=skipped,
-                   excluded=excluded, hub=str(hub.root),
+    return Ranking(target={**task.summary(), "class_counts": class_counts(task)},
+                   method=method, sources=sources, skipped=skipped, excluded=excluded,
+                   hub=str(hub.root),
                    embedding={**encoder.spec.to_dict(), "precision": encoder.precision.value},
                    timings=timings, library_version=__version__, selected=selected,
-                   selection=selection)
+                   selection=selection, warnings=warnings)
 
 
 def _expected_embeddings(entries: list[HubEntry]) -> dict[str, dict[str, Any]]:

@@ -66,6 +66,8 @@ class Ranking:
     selected: list[SelectedSource] = field(default_factory=list)
     #: how ``selected`` was made: k, tradeoff, similarity, candidates, left_out
     selection: dict[str, Any] = field(default_factory=dict)
+    #: cautions about the result, e.g. a target too small for the benchmark's findings to hold
+    warnings: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -107,7 +109,8 @@ class Ranking:
                    library_version=data.get("library_version", ""),
                    selected=[SelectedSource(**{**s, "score": _score(s["score"])})
                              for s in data.get("selected", [])],
-                   selection=data.get("selection", {}))
+                   selection=data.get("selection", {}),
+                   warnings=list(data.get("warnings", [])))
 
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2)
@@ -156,13 +159,37 @@ class Ranking:
                          f"{s.redundancy:>10.4f}")
         return "\n".join(lines)
 
+    def plot(self, k: int = 20, ax: Any = None) -> Any:
+        """Horizontal bars of the top ``k`` sources against "no intermediate step" (matplotlib
+        Axes; a new figure when ``ax`` is None). See :mod:`stepstone.rank.plot`."""
+        from .plot import plot_ranking
+
+        return plot_ranking(self, k=k, ax=ax)
+
+    def to_html(self, path: str | Path | None = None, *, k: int = 20) -> str:
+        """The self-contained HTML report (plot of the top ``k``, full sortable table, left-out
+        ESMs, provenance, timings); also written to ``path`` when given."""
+        from .._io import write_text
+        from .html_report import ranking_html
+
+        document = ranking_html(self, k=k)
+        if path is not None:
+            write_text(path, document)
+        return document
+
+    def _repr_html_(self) -> str:
+        from .html_report import notebook_html
+
+        return notebook_html(self)
+
     def __str__(self) -> str:
         name = self.target.get("name", "target")
         head = (f"{self.method} ranking of {len(self.sources)} sources for {name} "
                 f"({self.target.get('num_examples', '?')} examples, "
                 f"{self.target.get('task_type', '?')})")
         notes = [f"left out {s.esm_id}: {s.reason}" for s in self.excluded + self.skipped]
-        parts = [head, self.table(10)] + ([self.selection_table()] if self.selected else [])
+        parts = [head] + [f"warning: {w}" for w in self.warnings] + [self.table(10)]
+        parts += [self.selection_table()] if self.selected else []
         return "\n".join(parts + notes)
 
 
