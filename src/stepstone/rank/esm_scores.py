@@ -42,6 +42,17 @@ def score_each(ctx: RankContext, info: ScoreInfo,
             logger.debug("%s on %s failed: %s", info.name, entry.id, err)
 
 
+def identity_score(ctx: RankContext, info: ScoreInfo) -> float | None:
+    """The score of the base embeddings themselves (the identity map), None if it fails."""
+    try:
+        value = info.func(np.asarray(ctx.features, dtype=np.float64), ctx.task.labels,
+                          regression=ctx.task.is_regression)
+    except (ScoreError, np.linalg.LinAlgError) as err:
+        logger.debug("%s of the identity map failed: %s", info.name, err)
+        return None
+    return float(value) if np.isfinite(value) else None
+
+
 def esm_score_method(info: ScoreInfo) -> Callable[[RankContext], MethodScores]:
     def method(ctx: RankContext) -> MethodScores:
         info.check_target(ctx.task.is_regression)
@@ -52,6 +63,7 @@ def esm_score_method(info: ScoreInfo) -> Callable[[RankContext], MethodScores]:
                            info.name, info.name)
         out = MethodScores()
         score_each(ctx, info, mapped_features(ctx, out.skipped), out)
+        out.reference = identity_score(ctx, info)
         return out
 
     method.__doc__ = f"{info.name} of the target's base embeddings mapped through each ESM."
