@@ -48,6 +48,9 @@ def calibration_cells(grid: Grid, results_dir: str | os.PathLike, hub: Hub, *,
     truth = GroundTruth.from_results(ResultsFile(results_dir), grid)
     rows = []
     for target in truth.targets:
+        if truth.baseline(target) is None or not len(truth.sources(target)):
+            logger.info("%s: no baseline or no source cell measured yet; left out", target)
+            continue
         options = dict(hub=hub, num_examples=grid.target_examples, seed=grid.sample_seed,
                        show_progress=show_progress, advice=False)
         ranking = rank_sources(target, method=method, **options)
