@@ -218,7 +218,8 @@ def advice_quality(loto: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
         follow = float(best.gain) if go else 0.0
         top = float(part.sort_values("rank").iloc[0].gain)
         policies.append({"target": target, "follow": follow, "top": top, "never": 0.0,
-                         "recommended": str(best.source) if go else None, "p_better": float(best.p_better)})
+                         "recommended": str(best.source) if go else None,
+                         "p_better": float(best.p_better)})
     frame = pd.DataFrame(policies)
     records = [{**p} for p in policies]  # None stays None (pandas would make it NaN)
     return {

@@ -12,7 +12,7 @@ from typing import Any
 from .. import __version__
 from .._env import default_hub_path
 from ..data.loaders import load_task
-from ..data.task import TaskData, TaskType
+from ..data.task import TaskData
 from ..encode.encoder import Encoder
 from ..encode.models import canonical_model_name
 from ..engines import get_executor
