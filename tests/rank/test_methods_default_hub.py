@@ -41,3 +41,16 @@ def test_tuned_methods_on_two_sources(method):
     scored = set(ranking.scores())
     regression = {s.esm_id for s in ranking.skipped if "regression" in s.reason}
     assert scored | regression == set(kept) and np.isfinite(list(ranking.scores().values())).all()
+
+
+def test_bundled_advice_model_fits_the_bundled_hub():
+    """The committed calibration.json is accepted: reference row, gain columns and a
+    recommendation for a real target; the recommendation is about the best expected gain."""
+    ranking = rank_sources(SHARED_DATASETS / "tweeteval_irony", num_examples=300)
+    assert ranking.reference["kind"] == "identity map"
+    assert all(s.expected_gain is not None and s.gain_low <= s.expected_gain <= s.gain_high
+               for s in ranking)
+    best = max(ranking, key=lambda s: s.expected_gain)
+    rec = ranking.recommendation
+    assert rec["expected_gain"] == best.expected_gain
+    assert rec["model"]["grid"] == "reduced" and rec["text"] in str(ranking)
