@@ -82,3 +82,8 @@ class ScoreError(StepstoneError, ValueError):
 
 class BenchmarkError(StepstoneError, ValueError):
     """A benchmark grid or results file is inconsistent."""
+
+
+class AdviceError(StepstoneError, ValueError):
+    """An advice model (predicted gain) cannot be used: unreadable, or made for another hub,
+    base model or embedding."""

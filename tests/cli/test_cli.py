@@ -41,8 +41,11 @@ def test_rank_formats(cli_hub, target_csv, tmp_path):
     as_json = run(*base, "--format", "json", "--output", tmp_path / "out.csv")
     data = json.loads(as_json.stdout)
     assert [s["rank"] for s in data["sources"]] == [1, 2, 3]
-    assert pd.read_csv(tmp_path / "out.csv")["esm_id"].tolist() == [
-        s["esm_id"] for s in data["sources"]]
+    frame = pd.read_csv(tmp_path / "out.csv")  # the sources, then the reference row
+    assert frame["esm_id"].tolist()[:-1] == [s["esm_id"] for s in data["sources"]]
+    assert frame["task_name"].iloc[-1] == "(no intermediate step)"
+    assert frame["score"].iloc[-1] == pytest.approx(data["reference"]["score"])
+    assert "(no intermediate step)" in table.output
     as_csv = run(*base, "--format", "csv")
     assert as_csv.stdout.splitlines()[0].startswith("rank,esm_id,task_name,score")
 

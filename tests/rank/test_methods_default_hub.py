@@ -67,3 +67,16 @@ def test_tuned_methods_on_two_sources(method, kept_models, monkeypatch):
     else:
         assert set(ranking.scores()) == set(KEPT), skipped
     assert np.isfinite(list(ranking.scores().values())).all()
+
+
+def test_bundled_advice_model_fits_the_bundled_hub():
+    """The committed calibration.json is accepted: reference row, gain columns and a
+    recommendation for a real target; the recommendation is about the best expected gain."""
+    ranking = rank_sources(SHARED_DATASETS / "tweeteval_irony", num_examples=300)
+    assert ranking.reference["kind"] == "identity map"
+    assert all(s.expected_gain is not None and s.gain_low <= s.expected_gain <= s.gain_high
+               for s in ranking)
+    best = max(ranking, key=lambda s: s.expected_gain)
+    rec = ranking.recommendation
+    assert rec["expected_gain"] == best.expected_gain
+    assert rec["model"]["grid"] == "reduced" and rec["text"] in str(ranking)

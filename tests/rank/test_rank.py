@@ -82,7 +82,8 @@ def test_ranking_converts_to_dict_json_and_pandas(ranked_hub, toy_task, tmp_path
     assert list(frame.index) == [1, 2, 3, 4] and frame["esm_id"].iloc[0] == ranking[0].esm_id
     assert len(ranking.top(2)) == 2
     table = ranking.table()
-    assert ranking[0].task_name in table.splitlines()[1]
+    rows = [line for line in table.splitlines()[1:] if "(no intermediate step)" not in line]
+    assert ranking[0].task_name in rows[0]  # the reference row may rank above it
     assert "the target's own task" in str(ranking)
     assert set(ranking.timings) >= {"embed", "score", "total"}
     assert ranking.embedding["pooling"] == "mean"

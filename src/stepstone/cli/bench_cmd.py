@@ -174,6 +174,54 @@ def report(grid_name: str, results_dir: str | None, hub_path: str | None, method
     click.echo(f"wrote {path} and {path.with_name('report.html')}")
 
 
+@bench.command()
+@grid_options
+@hub_option
+@click.option("--method", default="esm-logme", show_default=True,
+              help="The ranking method whose rankings the advice model reads.")
+@click.option("--features", help="Comma-separated advice features among z_score, margin_z, "
+              "textemb, fit_cosine, log_source_size, log_target_size, regression (default: "
+              "z_score,margin_z,regression,log_target_size; constant ones are dropped).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False),
+              help="Model file (default: calibration.json in the hub folder).")
+@click.option("--no-evaluate", is_flag=True,
+              help="Skip the leave-one-target-out evaluation of the advice.")
+@verbosity
+def calibrate(grid_name: str, results_dir: str | None, hub_path: str | None, method: str,
+              features: str | None, output: str | None, no_evaluate: bool, verbose: int,
+              quiet: bool) -> None:
+    """Fit the advice model (predicted gain, recommendation) of a hub on a grid's measured
+    transfers and write it next to the hub; print its leave-one-target-out quality."""
+    from ..bench.calibrate import (advice_quality, calibration_cells, fit_advice,
+                                   leave_one_target_out, quality_markdown)
+    from ..hub import Hub
+    from ..rank.advice import ADVICE_FILE, DEFAULT_FEATURES
+
+    configure(verbose, quiet)
+    grid = _grid(grid_name)
+    folder = _results_dir(results_dir, grid)
+    hub = Hub(resolve_hub_path(hub_path))
+    names = [f.strip() for f in features.split(",") if f.strip()] if features \
+        else list(DEFAULT_FEATURES)
+    cells = calibration_cells(grid, folder, hub, method=method, show_progress=False)
+    model = fit_advice(cells, grid=grid, hub=hub, method=method, features=names)
+    if not no_evaluate:
+        quality = advice_quality(leave_one_target_out(cells, names))
+        model.evaluation = quality
+        command = "stepstone " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        text = f"# Advice quality: grid `{grid.name}`\n\n```bash\n{command}\n```\n\n" \
+            + quality_markdown(quality)
+        from .._io import write_text
+
+        write_text(f"{folder}/advice.md", text)
+        click.echo(quality_markdown(quality))
+    path = model.save(output or hub.root / ADVICE_FILE)
+    click.echo(f"wrote {path} ({len(model.cells)} cells of {len(model.targets)} targets; "
+               f"features {', '.join(model.features)}"
+               + (f"; constant, left out: {', '.join(model.dropped)}" if model.dropped else "")
+               + ")")
+
+
 def _methods(text: str) -> list[str]:
     """Methods separated by spaces or ';' (commas belong to fusion:a,b specs); ``all`` is every
     method of `stepstone rank` plus the fusion of ESM-LogME and TextEmb."""

@@ -59,6 +59,10 @@ def _plot_suffix(ctx: click.Context, param: click.Parameter, value: str | None) 
                    "ESMs, provenance) to this file.")
 @click.option("--include-target", is_flag=True,
               help="Rank the target's own task too when the hub has it.")
+@click.option("--advice", type=click.Path(dir_okay=False, exists=True),
+              help="Advice model for the gain columns and the recommendation (default: the "
+                   "hub's calibration.json, made by `stepstone bench calibrate`).")
+@click.option("--no-advice", is_flag=True, help="No gain columns or recommendation.")
 @click.option("--device", help="torch device (default: cuda if available, else cpu).")
 @click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32",
               show_default=True, help="Encoder arithmetic; bfloat16 is ~2.5x faster on CPUs "
@@ -71,7 +75,8 @@ def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
          text_column: str | None, pair_column: str | None, label_column: str | None,
          task_type: str | None, split: str | None, num_examples: int | None, seed: int,
          top: int, fmt: str, output: str | None, plot_path: str | None,
-         html_path: str | None, include_target: bool, device: str | None,
+         html_path: str | None, include_target: bool, advice: str | None,
+         no_advice: bool, device: str | None,
          precision: str, engine: str, ray_address: str | None, verbose: int,
          quiet: bool) -> None:
     """Rank every source in the hub for TARGET.
@@ -85,19 +90,24 @@ def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
     check_location(target)  # a typo or an unreachable Hub fails before torch is imported
     configure(verbose, quiet)
     from ..rank import rank_sources
+    from ..rank.options import (EmbeddingOptions, ExecutionOptions, SelectionOptions,
+                                TargetOptions)
 
-    ranking = rank_sources(target, hub=resolve_hub_path(hub_path), method=method,
-                           model_name=model_name, num_examples=num_examples, seed=seed,
-                           text_column=text_column, pair_column=pair_column,
+    ranking = rank_sources(
+        target, hub=resolve_hub_path(hub_path), method=method,
+        data=TargetOptions(text_column=text_column, pair_column=pair_column,
                            label_column=label_column, task_type=task_type, split=split,
-                           include_target=include_target, device=device, precision=precision,
-                           models_dir=models_dir, diverse=diverse, diversity=diversity,
-                           diverse_by=diverse_by, diverse_objective=diverse_objective,
-                           executor=make_executor(engine, ray_address),
-                           show_progress=False if quiet else None)
+                           num_examples=num_examples, seed=seed),
+        embedding=EmbeddingOptions(model_name=model_name, device=device, precision=precision),
+        selection=SelectionOptions(include_target=include_target, models_dir=models_dir,
+                                   diverse=diverse, diversity=diversity, diverse_by=diverse_by,
+                                   diverse_objective=diverse_objective,
+                                   advice=False if no_advice else advice),
+        execution=ExecutionOptions(executor=make_executor(engine, ray_address),
+                                   show_progress=False if quiet else None))
     if output:
         if output.endswith(".csv"):
-            write_text(output, ranking.to_pandas().to_csv())
+            write_text(output, ranking.to_csv())
         else:
             ranking.to_json(output)
     if plot_path:
@@ -109,12 +119,14 @@ def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
     if fmt == "json":
         click.echo(ranking.to_json())
     elif fmt == "csv":
-        click.echo(ranking.to_pandas().to_csv(), nl=False)
+        click.echo(ranking.to_csv(), nl=False)
     else:
         click.echo(_summary(ranking))
         for warning in ranking.warnings:
             click.secho(f"Warning: {warning}", fg="yellow")
         click.echo(ranking.table(top))
+        if ranking.recommendation:
+            click.echo(ranking.recommendation_line())
         if ranking.selected:
             click.echo(ranking.selection_table())
         for s in ranking.excluded + ranking.skipped:

@@ -66,6 +66,17 @@ def score_pooled(ctx: RankContext, info: ScoreInfo,
             out.add(esm_id, float(score))
 
 
+def identity_score(ctx: RankContext, info: ScoreInfo) -> float | None:
+    """The score of the base embeddings themselves (the identity map), None if it fails."""
+    try:
+        value = info.func(np.asarray(ctx.features, dtype=np.float64), ctx.task.labels,
+                          regression=ctx.task.is_regression)
+    except (ScoreError, np.linalg.LinAlgError) as err:
+        logger.debug("%s of the identity map failed: %s", info.name, err)
+        return None
+    return float(value) if np.isfinite(value) else None
+
+
 def esm_score_method(info: ScoreInfo) -> Callable[[RankContext], MethodScores]:
     def method(ctx: RankContext) -> MethodScores:
         info.check_target(ctx.task.is_regression)
@@ -77,6 +88,8 @@ def esm_score_method(info: ScoreInfo) -> Callable[[RankContext], MethodScores]:
         out = MethodScores()
         scorer = score_pooled if info.pooled else score_each
         scorer(ctx, info, mapped_features(ctx, out.skipped), out)
+        # a pool-normalised score has no value for one map on its own: no reference row
+        out.reference = None if info.pooled else identity_score(ctx, info)
         return out
 
     method.__doc__ = f"{info.name} of the target's base embeddings mapped through each ESM."

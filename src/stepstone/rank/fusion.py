@@ -43,6 +43,12 @@ def fuse(results: dict[str, MethodScores], combine: Callable[[np.ndarray], np.nd
         matrix = np.array([[r.scores[i] for i in common] for r in results.values()])
         for esm_id, value in zip(common, combine(matrix)):
             out.add(esm_id, value)
+        references = [r.reference for r in results.values()]
+        if all(ref is not None for ref in references):
+            # "no intermediate step" fused as one more candidate; the sources keep the values
+            # fused without it, so it is placed where it would rank among them
+            fused = combine(np.column_stack([matrix, references]))[-1]
+            out.reference = float(fused) if np.isfinite(fused) else None
     return out
 
 

@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 class MethodScores:
     scores: dict[str, float] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: the score of "no intermediate step" by the same method (the identity map for ESM
+    #: methods, the base model for methods on tuned models); None where it has no meaning
+    reference: float | None = None
 
     def add(self, esm_id: str, score: float) -> None:
         """Record a score; a non-finite one leaves the source out, with the reason."""
@@ -54,6 +57,9 @@ class RankContext:
     models_dir: Path | None = None
     #: seed of the randomised methods (random baseline, fold splits, samples)
     seed: int = 42
+    #: an advice model file given explicitly (else the hub's own calibration.json): its
+    #: measured transfer table is what ``transfer-graph`` ranks with
+    advice_path: Path | None = None
 
     @cached_property
     def features(self) -> np.ndarray:
@@ -101,7 +107,14 @@ def esm_logme_method(ctx: RankContext) -> MethodScores:
     for entries, scores in scorer.score_blocks(blocks):
         for entry, score in zip(entries, scores):
             out.add(entry.id, score)
+    reference = float(scorer(identity_map(ctx.features.shape[1])[None])[0])
+    out.reference = reference if np.isfinite(reference) else None
     return out
+
+
+def identity_map(dim: int) -> np.ndarray:
+    """The augmented (D+1, D) map of "no intermediate step": x -> x."""
+    return np.vstack([np.eye(dim), np.zeros((1, dim))])
 
 
 #: Parametrised methods, written ``prefix:argument`` (e.g. ``fusion:esm-logme,textemb``).
@@ -137,4 +150,5 @@ def get_method(name: str) -> Callable[[RankContext], MethodScores]:
 def _load_builtin_methods() -> None:
     """Importing the method modules registers them (they import this module, so not at the
     top)."""
-    from . import baselines, esm_scores, estimators, fusion, taskemb, tuned  # noqa: F401
+    from . import (baselines, esm_scores, estimators, fusion, taskemb,  # noqa: F401
+                   transfer_graph, tuned)

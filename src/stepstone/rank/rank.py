@@ -12,95 +12,97 @@ from typing import Any
 from .. import __version__
 from .._env import default_hub_path
 from ..data.loaders import load_task
-from ..data.task import TaskData, TaskType
+from ..data.task import TaskData
 from ..encode.encoder import Encoder
 from ..encode.models import canonical_model_name
-from ..engines import Engine, Executor, get_executor
+from ..engines import get_executor
 from ..errors import HubError
 from ..esm.embedding import expected_embedding
 from ..hub.catalog import HubEntry
 from ..hub.hub import Hub
+from .advice import ADVICE_FILE, AdviceModel, advise, inputs_for, load_advice
 from .diverse import select_diverse
 from .methods import RankContext
-from .ranking import RankedSource, Ranking, Skipped
+from .options import (EmbeddingOptions, ExecutionOptions, SelectionOptions, TargetOptions,
+                      split_options)
+from .ranking import REFERENCE_NAME, RankedSource, Ranking, Skipped
 from .sharded import run_method
 from .target_checks import check_target_size, class_counts
 
 logger = logging.getLogger(__name__)
 
+#: Methods on the tuned source models: their reference row is the base model itself.
+BASE_MODEL_METHODS = ("logme", "leep", "nce", "taskemb")
 
-def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str | os.PathLike |
-                 None = None, method: str = "esm-logme", model_name: str | None = None,
-                 num_examples: int | None = None, seed: int = 42, text_column: str | None = None,
-                 pair_column: str | None = None, label_column: str | None = None,
-                 task_type: TaskType | str | None = None, split: str | None = None,
-                 include_target: bool = False, encoder: Encoder | None = None,
-                 filters: dict[str, Any] | None = None, device: str | None = None,
-                 models_dir: str | os.PathLike | None = None, diverse: int | None = None,
-                 diversity: float = 0.5, diverse_by: str = "esm",
-                 diverse_objective: str = "mmr", precision: str = "float32",
-                 engine: Engine | str = Engine.LOCAL, executor: Executor | None = None,
-                 show_progress: bool | None = None) -> Ranking:
+def rank_sources(target: str | os.PathLike | TaskData | Any, *,
+                 hub: Hub | str | os.PathLike | None = None, method: str = "esm-logme",
+                 data: TargetOptions | None = None, embedding: EmbeddingOptions | None = None,
+                 selection: SelectionOptions | None = None,
+                 execution: ExecutionOptions | None = None, **options: Any) -> Ranking:
     """Rank the hub's sources for ``target`` (anything :func:`stepstone.data.load_task` reads).
 
     ``method`` is any name of :func:`stepstone.rank.available_methods` (README, "Ranking
-    methods"); methods that use the fine-tuned source models read them from ``models_dir``
-    (or ``$STEPSTONE_MODELS``). ``diverse=k`` also picks a set of k good, mutually dissimilar
-    sources into ``Ranking.selected`` (``diversity`` weighs dissimilarity against score,
-    ``diverse_by`` is ``esm`` or ``textemb``; ``diverse_objective`` is ``mmr``, ``coverage``
-    or ``ms-leep``, see :mod:`stepstone.rank.diverse`).
+    methods"). The options come in four groups (:mod:`stepstone.rank.options`): ``data`` (which
+    columns, split and sample of the target), ``embedding`` (base model, device, precision),
+    ``selection`` (filters, the target's own task, kept models, a diverse top-k, the advice
+    model) and ``execution`` (engine or executor, progress bars). Any field of a group may also
+    be passed by name, e.g. ``rank_sources(t, num_examples=1000, diverse=3)``.
 
     The base model defaults to the one the hub's ESMs were made for. ESMs for another base
     model or embedding size, broken ESM files and non-finite scores are left out and listed in
     ``Ranking.skipped``; the target's own task, when the hub has it, is listed in
-    ``Ranking.excluded`` (or ranked, marked, with ``include_target=True``). ``precision``
-    ("float32" or "bfloat16") is the encoder's forward pass arithmetic. ``engine="ray"`` (or an
-    ``executor``) scores the hub in shards on Ray workers; the ranking is the same.
+    ``Ranking.excluded`` (or ranked, marked, with ``include_target=True``). ``Ranking.reference``
+    is "no intermediate step" scored by the same method (each source gets its ``margin`` over
+    it); with an advice model for this method and hub (``calibration.json`` beside the hub, or
+    ``advice=PATH``) every source gets its predicted gain and the ranking a recommendation.
+    ``engine="ray"`` (or an ``executor``) scores the hub in shards on Ray workers; the ranking
+    is the same.
     """
+    data, embedding, selection, execution = split_options(options, {
+        TargetOptions: data, EmbeddingOptions: embedding, SelectionOptions: selection,
+        ExecutionOptions: execution})
     started = time.perf_counter()
     hub = hub if isinstance(hub, Hub) else Hub(hub if hub is not None else default_hub_path())
-    task = load_task(target, text_column=text_column, pair_column=pair_column,
-                     label_column=label_column, task_type=task_type, split=split,
-                     num_examples=num_examples, seed=seed)
+    task = load_task(target, text_column=data.text_column, pair_column=data.pair_column,
+                     label_column=data.label_column, task_type=data.task_type,
+                     split=data.split, num_examples=data.num_examples, seed=data.seed)
     warnings = check_target_size(task, method)  # refuses a class of one example, first
     for warning in warnings:
         logger.info("%s", warning)  # the CLI prints them with the table; str(Ranking) too
-    entries = hub.entries(**(filters or {}))
+    entries = hub.entries(**(selection.filters or {}))
     skipped = [Skipped(i, why) for i, why in sorted(hub.broken.items())]
-    expected = _expected_embeddings(entries)
-    if encoder is None:
-        spec = _hub_spec(entries, expected, hub, model_name)
-        encoder = Encoder(spec.get("model_name") or model_name, pooling=spec.get("pooling"),
-                          max_length=spec.get("max_length", 128),
-                          pair_mode=spec.get("pair_mode", "tokenizer"), device=device,
-                          show_progress=show_progress, precision=precision)
-    entries, more_skipped = _compatible(entries, expected, encoder, pairs=task.is_pair)
+    encoder, entries, more_skipped = _encoder_and_entries(hub, entries, embedding, task,
+                                                          execution.show_progress)
     skipped += more_skipped
-    if not entries:
-        example = f" (e.g. {skipped[0].esm_id}: {skipped[0].reason})" if skipped else ""
-        raise HubError(f"no ESM in hub {hub.root} can be used with {encoder.spec.model_name} "
-                       f"({encoder.spec.pooling.value} pooling){example}")
-    entries, excluded = _split_target(entries, task, include_target)
+    entries, excluded = _split_target(entries, task, selection.include_target)
     timings = {"load": time.perf_counter() - started}
+    models_dir = selection.models_dir
     ctx = RankContext(task=task, hub=hub, entries=entries, encoder=encoder,
-                      show_progress=show_progress, seed=seed,
-                      models_dir=Path(models_dir).expanduser() if models_dir else None)
+                      show_progress=execution.show_progress, seed=data.seed,
+                      models_dir=Path(models_dir).expanduser() if models_dir else None,
+                      advice_path=_advice_path(selection.advice))
     t0 = time.perf_counter()
     _ = ctx.features
     timings["embed"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    result = run_method(method, ctx, executor=executor or get_executor(engine))
+    result = run_method(method, ctx,
+                        executor=execution.executor or get_executor(execution.engine))
     timings["score"] = time.perf_counter() - t0
     skipped += [Skipped(i, why) for i, why in sorted(result.skipped.items())]
     by_id = {e.id: e for e in entries}
     order = sorted(result.scores.items(), key=lambda kv: (-kv[1], kv[0]))
-    sources = [_ranked(rank, by_id[esm_id], score) for rank, (esm_id, score) in
-               enumerate(order, start=1)]
-    selected, selection = [], {}
-    if diverse:
+    sources = [_ranked(rank, by_id[esm_id], score, result.reference) for rank, (esm_id, score)
+               in enumerate(order, start=1)]
+    reference = _reference(method, result.reference, sources)
+    t0 = time.perf_counter()
+    sources, recommendation = _advice(method, ctx, sources, reference, selection.advice)
+    timings["advice"] = time.perf_counter() - t0
+    selected, chosen = [], {}
+    if selection.diverse:
         t0 = time.perf_counter()
-        selected, selection = select_diverse(ctx, sources, k=diverse, tradeoff=diversity,
-                                             by=diverse_by, objective=diverse_objective)
+        selected, chosen = select_diverse(ctx, sources, k=selection.diverse,
+                                          tradeoff=selection.diversity, by=selection.diverse_by,
+                                          objective=selection.diverse_objective)
         timings["diverse"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
     for s in skipped:
@@ -110,7 +112,73 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *, hub: Hub | str |
                    hub=str(hub.root),
                    embedding={**encoder.spec.to_dict(), "precision": encoder.precision.value},
                    timings=timings, library_version=__version__, selected=selected,
-                   selection=selection, warnings=warnings)
+                   selection=chosen, warnings=warnings, reference=reference,
+                   recommendation=recommendation)
+
+
+def _advice_path(option: Any) -> Path | None:
+    return Path(option).expanduser() if option not in (None, True, False) else None
+
+
+def _encoder_and_entries(hub: Hub, entries: list[HubEntry], options: EmbeddingOptions,
+                         task: TaskData, show_progress: bool | None
+                         ) -> tuple[Encoder, list[HubEntry], list[Skipped]]:
+    """The encoder (the hub's embedding unless given) and the entries made for it."""
+    expected = _expected_embeddings(entries)
+    encoder = options.encoder
+    if encoder is None:
+        spec = _hub_spec(entries, expected, hub, options.model_name)
+        encoder = Encoder(spec.get("model_name") or options.model_name,
+                          pooling=spec.get("pooling"), max_length=spec.get("max_length", 128),
+                          pair_mode=spec.get("pair_mode", "tokenizer"), device=options.device,
+                          show_progress=show_progress, precision=options.precision)
+    entries, skipped = _compatible(entries, expected, encoder, pairs=task.is_pair)
+    if not entries:
+        example = f" (e.g. {skipped[0].esm_id}: {skipped[0].reason})" if skipped else ""
+        raise HubError(f"no ESM in hub {hub.root} can be used with {encoder.spec.model_name} "
+                       f"({encoder.spec.pooling.value} pooling){example}")
+    return encoder, entries, skipped
+
+
+def _reference(method: str, score: float | None, sources: list[RankedSource]
+               ) -> dict[str, Any] | None:
+    """The reference row: its score, where it would rank, and what it is."""
+    if score is None:
+        return None
+    kind = "base model" if method.split(":")[0] in BASE_MODEL_METHODS else "identity map"
+    return {"name": REFERENCE_NAME, "score": score, "kind": kind,
+            "rank": 1 + sum(s.score > score for s in sources), "of": len(sources) + 1}
+
+
+def _advice(method: str, ctx: RankContext, sources: list[RankedSource],
+            reference: dict[str, Any] | None, option: Any
+            ) -> tuple[list[RankedSource], dict[str, Any] | None]:
+    """Fill in the predicted gains when an advice model for this method and hub exists."""
+    if reference is None or not sources or option is False:
+        return sources, None
+    spec = ctx.encoder.spec
+
+    def check(model: AdviceModel, origin: str) -> None:
+        model.check(model_name=spec.model_name, pooling=spec.pooling.value,
+                    max_length=spec.max_length, entries=ctx.hub.entries(), origin=origin,
+                    hub=str(ctx.hub.root))
+
+    model = load_advice(option, hub_root=ctx.hub.root, check=check)
+    if model is None:
+        return sources, None
+    if model.method != method:
+        logger.info("the advice model is for %s, not %s: no gain columns", model.method, method)
+        return sources, None
+    textemb = None
+    if "textemb" in model.features:
+        from .baselines import textemb as textemb_method
+
+        textemb = textemb_method(ctx).scores
+    inputs = inputs_for(sources, reference["score"], {e.id: e for e in ctx.entries},
+                        textemb=textemb, target_rows=len(ctx.task),
+                        regression=ctx.task.is_regression)
+    origin = str(ctx.advice_path or ctx.hub.root / ADVICE_FILE)
+    return advise(model, sources, inputs, ctx.task.summary(), origin=origin)
 
 
 def _expected_embeddings(entries: list[HubEntry]) -> dict[str, dict[str, Any]]:
@@ -194,7 +262,9 @@ def _same_path(a: str, b: str) -> bool:
         return a == b
 
 
-def _ranked(rank: int, entry: HubEntry, score: float) -> RankedSource:
+def _ranked(rank: int, entry: HubEntry, score: float, reference: float | None
+            ) -> RankedSource:
     return RankedSource(rank=rank, esm_id=entry.id, task_name=entry.task_name, score=score,
                         task_type=entry.task_type, num_examples=entry.num_examples,
-                        fit_cosine=entry.fit_cosine)
+                        fit_cosine=entry.fit_cosine,
+                        margin=None if reference is None else score - reference)

@@ -22,6 +22,20 @@ class RankedSource:
     task_type: str | None = None
     num_examples: int | None = None
     fit_cosine: float | None = None
+    #: score minus the score of "no intermediate step" (``Ranking.reference``)
+    margin: float | None = None
+    #: predicted gain in points over fine-tuning on the target directly, its 80 % prediction
+    #: interval and the probability that it beats no intermediate step (with an advice model)
+    expected_gain: float | None = None
+    gain_low: float | None = None
+    gain_high: float | None = None
+    p_better: float | None = None
+
+
+#: The name of the reference row in tables and CSV files.
+REFERENCE_NAME = "(no intermediate step)"
+#: Fields of RankedSource left out of tables and CSV files when no source has them.
+OPTIONAL_FIELDS = ("margin", "expected_gain", "gain_low", "gain_high", "p_better")
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,12 @@ class Ranking:
     selection: dict[str, Any] = field(default_factory=dict)
     #: cautions about the result, e.g. a target too small for the benchmark's findings to hold
     warnings: list[str] = field(default_factory=list)
+    #: "no intermediate step" scored by the same method: score, rank (where it would rank among
+    #: the sources), kind ("identity map" / "base model"); None when the method has no such score
+    reference: dict[str, Any] | None = None
+    #: what to do: text, source (None = fine-tune on the target directly), expected_gain, low,
+    #: high, p_better, model; None without an advice model
+    recommendation: dict[str, Any] | None = None
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -110,7 +130,8 @@ class Ranking:
                    selected=[SelectedSource(**{**s, "score": _score(s["score"])})
                              for s in data.get("selected", [])],
                    selection=data.get("selection", {}),
-                   warnings=list(data.get("warnings", [])))
+                   warnings=list(data.get("warnings", [])), reference=data.get("reference"),
+                   recommendation=data.get("recommendation"))
 
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2)
@@ -124,26 +145,59 @@ class Ranking:
         text = path.read_text() if path.suffix == ".json" and path.is_file() else str(text_or_path)
         return cls.from_dict(json.loads(text))
 
+    def present_fields(self) -> list[str]:
+        """RankedSource fields that this ranking fills (optional ones only when some source
+        has them: no advice model, no gain columns)."""
+        return [f for f in RankedSource.__dataclass_fields__ if f not in OPTIONAL_FIELDS
+                or any(getattr(s, f) is not None for s in self.sources)]
+
     def to_pandas(self):
+        """One row per source, indexed by rank."""
         import pandas as pd
 
-        frame = pd.DataFrame([asdict(s) for s in self.sources],
-                             columns=[f for f in RankedSource.__dataclass_fields__])
+        frame = pd.DataFrame([asdict(s) for s in self.sources], columns=self.present_fields())
         return frame.set_index("rank")
+
+    def to_csv(self, path: str | Path | None = None) -> str:
+        """The sources, then the reference row (rank empty, margin 0), with a ``recommended``
+        column when there is a recommendation (on the reference row when it says "skip")."""
+        import pandas as pd
+
+        frame = self.to_pandas().reset_index()
+        frame["rank"] = frame["rank"].astype("Int64")
+        if self.reference is not None:
+            row = {"rank": pd.NA, "esm_id": "", "task_name": REFERENCE_NAME,
+                   "score": self.reference["score"]}
+            if "margin" in frame:
+                row["margin"] = 0.0
+            frame = pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
+        if self.recommendation is not None:
+            pick = self.recommendation.get("source")
+            frame["recommended"] = [(name == REFERENCE_NAME and pick is None) or
+                                    (pick is not None and name == pick)
+                                    for name in frame["task_name"]]
+        text = frame.to_csv(index=False)
+        if path is not None:
+            from .._io import write_text
+
+            write_text(path, text)
+        return text
 
     # --- display --------------------------------------------------------------------------------
 
     def table(self, k: int | None = None) -> str:
-        """A fixed-width text table of the top ``k`` (all when None)."""
-        rows = self.sources if k is None else self.sources[:k]
-        width = max([len(r.task_name) for r in rows] + [6])
-        lines = [f"{'rank':>4}  {'source':<{width}}  {'score':>10}  {'type':<14}  "
-                 f"{'examples':>8}  {'fit cos':>7}"]
-        for r in rows:
-            cos = f"{r.fit_cosine:.4f}" if r.fit_cosine is not None else "-"
-            lines.append(f"{r.rank:>4}  {r.task_name:<{width}}  {r.score:>10.5f}  "
-                         f"{(r.task_type or '-'):<14}  {r.num_examples or '-':>8}  {cos:>7}")
-        return "\n".join(lines)
+        """A fixed-width text table of the top ``k`` (all when None), with the reference row
+        and, with an advice model, the predicted gain columns."""
+        from .table import ranking_table
+
+        return ranking_table(self, k)
+
+    def recommendation_line(self) -> str:
+        """"Fine-tune on X first: expected +n points ..." or "... fine-tune on your data
+        directly." (empty without an advice model)."""
+        from .table import recommendation_line
+
+        return recommendation_line(self)
 
     def selection_table(self) -> str:
         """The diverse selection, one line per pick (empty when there is none)."""
@@ -189,6 +243,7 @@ class Ranking:
                 f"{self.target.get('task_type', '?')})")
         notes = [f"left out {s.esm_id}: {s.reason}" for s in self.excluded + self.skipped]
         parts = [head] + [f"warning: {w}" for w in self.warnings] + [self.table(10)]
+        parts += [self.recommendation_line()] if self.recommendation else []
         parts += [self.selection_table()] if self.selected else []
         return "\n".join(parts + notes)
 

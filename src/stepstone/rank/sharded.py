@@ -54,6 +54,8 @@ def run_method(method: str, ctx: RankContext, *, executor: Executor | None = Non
     if executor is None or isinstance(executor, LocalExecutor):
         return get_method(method)(ctx)
     fused = get_method(method)
+    if getattr(fused, "whole_hub", False):  # needs every source at once (transfer-graph)
+        return fused(ctx)
     components = getattr(fused, "components", None)
     if components:
         from .fusion import fuse
@@ -71,6 +73,8 @@ def run_method(method: str, ctx: RankContext, *, executor: Executor | None = Non
             raise outcome.error
         merged.scores.update(outcome.result.scores)
         merged.skipped.update(outcome.result.skipped)
+        if outcome.result.reference is not None:  # the same value from every shard
+            merged.reference = outcome.result.reference
     return merged
 
 

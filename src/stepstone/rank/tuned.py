@@ -131,6 +131,10 @@ def tuned_logme(ctx: RankContext) -> MethodScores:
     for entry, outputs in each_tuned(ctx, "logme", out):
         out.add(entry.id, logme(outputs.embeddings, ctx.task.labels,
                                 regression=ctx.task.is_regression))
+    if out.scores:  # the base model's own embeddings: fine-tuning on the target directly
+        reference = logme(np.asarray(ctx.features, dtype=np.float64), ctx.task.labels,
+                          regression=ctx.task.is_regression)
+        out.reference = float(reference) if np.isfinite(reference) else None
     return out
 
 
