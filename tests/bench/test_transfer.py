@@ -96,7 +96,9 @@ def test_grid_runs_resumes_and_is_evaluated(grid, tiny_bert, tmp_path, monkeypat
     for name in ("gains.png", "regret_curves.png", "esm_logme_vs_gain.png"):
         assert (tmp_path / "report" / name).stat().st_size > 1000
     page = (tmp_path / "report" / "report.html").read_text()  # the same, one file to share
-    assert page.count('src="data:image/png;base64,') == 3 and "Share of (target" in page
+    plots = [line for line in text.splitlines() if line.startswith("![")]
+    assert len(plots) == 4  # gains, regret curves, ESM-LogME vs gain, intervals
+    assert page.count('src="data:image/png;base64,') == len(plots) and "Share of (target" in page
     assert page.count("<table") == sum(line.startswith("|---") for line in text.splitlines())
 
 

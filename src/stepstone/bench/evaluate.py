@@ -70,6 +70,12 @@ class GroundTruth:
     def targets(self) -> list[str]:
         return sorted(self.cells.target.unique())
 
+    @property
+    def ranked_targets(self) -> list[str]:
+        """Targets with at least two measured sources: a ranking of fewer means nothing (a
+        growing grid has targets with only their baseline so far)."""
+        return [t for t in self.targets if len(self.sources(t)) >= 2]
+
     def baseline(self, target: str) -> float | None:
         row = self.cells[(self.cells.target == target) & (self.cells.source == BASELINE)]
         return float(row["mean"].iloc[0]) if len(row) else None
@@ -220,7 +226,7 @@ def evaluate_methods(grid: Grid, results_dir: str | os.PathLike, *, hub: Hub | s
     live_models = models_dir is not None and Path(models_dir).is_dir()
     used_stored: set[str] = set()
     rows, predictions, aligned = [], {}, {}
-    for target in truth.targets:
+    for target in truth.ranked_targets:
         true = truth.sources(target)
         base = truth.baseline(target)
         ids = {slugify(task_name(s)): s for s in true.index}
@@ -278,7 +284,7 @@ def _aligned(scores: dict[str, float], sources: list[str]) -> np.ndarray:
 
 def _bootstrap(truth: GroundTruth, aligned: dict[str, dict[str, np.ndarray]], *,
                replicates: int, seed: int) -> Bootstrap:
-    truths = [truth.target_truth(t) for t in truth.targets]
+    truths = [truth.target_truth(t) for t in truth.ranked_targets]
     boot = bootstrap(truths, aligned, replicates=replicates, seed=seed)
     for target_truth in truths:  # the ceiling is fixed per target: only targets resample
         ceiling = noise_ceiling(target_truth)

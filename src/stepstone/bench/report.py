@@ -109,7 +109,7 @@ def plot_regret_curves(truth: GroundTruth, evaluation: Evaluation, path: Path) -
         per_k = []
         for k in range(1, MAX_K + 1):
             values = []
-            for target in truth.targets:
+            for target in truth.ranked_targets:
                 true = truth.sources(target)
                 if name == RANDOM:
                     predicted = np.zeros(len(true))
@@ -143,7 +143,7 @@ def plot_score_vs_gain(truth: GroundTruth, predictions: dict[str, dict[str, floa
     """One panel per target: ESM-LogME score (x) vs true gain over the baseline (y)."""
     import matplotlib.pyplot as plt
 
-    targets = [t for t in truth.targets if t in predictions]
+    targets = [t for t in truth.ranked_targets if t in predictions]
     cols = min(3, len(targets)) or 1
     rows = -(-len(targets) // cols) or 1
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
