@@ -61,13 +61,8 @@ class ResultsFile:
     def cells(self) -> list[Cell]:
         if not self.csv.is_file():
             return []
-        text = self.csv.read_text(encoding="utf-8")
-        lines = text.splitlines(keepends=True)
-        if lines and not lines[-1].endswith("\n"):
-            logger.warning("%s: ignoring an incomplete last line (interrupted write)", self.csv)
-            lines = lines[:-1]
         out = []
-        for row in csv.DictReader(io.StringIO("".join(lines))):
+        for row in read_csv_rows(self.csv):
             try:
                 out.append(Cell(**{k: _convert(k, row[k]) for k in _COLUMNS}))
             except (KeyError, TypeError, ValueError) as err:
@@ -80,26 +75,7 @@ class ResultsFile:
     def append(self, cell: Cell) -> None:
         """Append one cell (fsynced), under a lock shared by every worker of the folder."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        with esm_lock(self.folder, "transfer.csv"):
-            self._repair_tail()
-            new = not self.csv.is_file() or self.csv.stat().st_size == 0
-            buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, fieldnames=_COLUMNS, lineterminator="\n")
-            if new:
-                writer.writeheader()
-            writer.writerow(asdict(cell))
-            with open(self.csv, "a", encoding="utf-8") as handle:
-                handle.write(buffer.getvalue())
-                handle.flush()
-                os.fsync(handle.fileno())
-
-    def _repair_tail(self) -> None:
-        """Drop a half-written last line before appending after a crash."""
-        if not self.csv.is_file():
-            return
-        data = self.csv.read_bytes()
-        if data and not data.endswith(b"\n"):
-            self.csv.write_bytes(data[: data.rfind(b"\n") + 1])
+        append_csv_rows(self.csv, _COLUMNS, [asdict(cell)])
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         write_json(self.meta, meta)
@@ -111,6 +87,39 @@ class ResultsFile:
         import pandas as pd
 
         return pd.DataFrame([asdict(c) for c in self.cells()], columns=_COLUMNS)
+
+
+def read_csv_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file appended by :func:`append_csv_rows`; a partially written last
+    line (a crash mid-append) is ignored."""
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        logger.warning("%s: ignoring an incomplete last line (interrupted write)", path)
+        lines = lines[:-1]
+    return list(csv.DictReader(io.StringIO("".join(lines))))
+
+
+def append_csv_rows(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    """Append rows (header first in a new file), fsynced, under a lock shared by every process
+    writing to ``path``; a half-written last line left by a crash is dropped first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with esm_lock(path.parent, path.name):
+        if path.is_file():
+            data = path.read_bytes()
+            if data and not data.endswith(b"\n"):
+                path.write_bytes(data[: data.rfind(b"\n") + 1])
+        new = not path.is_file() or path.stat().st_size == 0
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(buffer.getvalue())
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 #: Grid settings that must be equal for one grid to take over another's cells.

@@ -14,9 +14,7 @@ another machine is not bit-identical, and the record says which cells share a mo
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import logging
 import os
@@ -28,6 +26,7 @@ from ..errors import StepstoneError
 from ..hub.hub import Hub, slugify
 from ..hub.locks import esm_lock
 from .grids import Grid
+from .results import append_csv_rows, read_csv_rows
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +45,7 @@ class TunedScores:
         self.models = self.folder / "source_models.jsonl"
 
     def rows(self) -> list[dict[str, str]]:
-        if not self.csv.is_file():
-            return []
-        lines = self.csv.read_text(encoding="utf-8").splitlines(keepends=True)
-        if lines and not lines[-1].endswith("\n"):  # interrupted append
-            lines = lines[:-1]
-        return list(csv.DictReader(io.StringIO("".join(lines))))
+        return read_csv_rows(self.csv)
 
     def table(self) -> dict[tuple[str, str], dict[str, float]]:
         """(target, method) -> {source: score}; the last stored score of a pair wins."""
@@ -61,23 +55,8 @@ class TunedScores:
                 float(row["score"])
         return out
 
-    def has(self, target: str, source: str, method: str) -> bool:
-        return any(r["target"] == target and r["source"] == source and r["method"] == method
-                   for r in self.rows())
-
     def append(self, rows: list[dict[str, object]]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with esm_lock(self.folder, "tuned_scores.csv"):
-            new = not self.csv.is_file() or self.csv.stat().st_size == 0
-            buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, fieldnames=_COLUMNS, lineterminator="\n")
-            if new:
-                writer.writeheader()
-            writer.writerows(rows)
-            with open(self.csv, "a", encoding="utf-8") as handle:
-                handle.write(buffer.getvalue())
-                handle.flush()
-                os.fsync(handle.fileno())
+        append_csv_rows(self.csv, _COLUMNS, rows)
 
     def record_model(self, source: str, identity: str) -> None:
         """Note that ``source``'s model with ``identity`` was used (once per identity)."""
@@ -116,13 +95,14 @@ def store_tuned_scores(grid: Grid, source: str, *, results_dir: str | os.PathLik
     with esm_lock(Path(results_dir), f"tuned-{esm_id}", blocking=False) as got:
         if not got:  # another worker is scoring this source
             return 0
+        stored = {(r["target"], r["method"]) for r in store.rows() if r["source"] == esm_id}
         for target in grid.targets:
             if source not in grid.candidates(target):
                 continue
             name = Path(target).name
             rows = []
             for method in methods:
-                if store.has(name, esm_id, method):
+                if (name, method) in stored:
                     continue
                 try:
                     ranking = rank_sources(target, hub=hub, method=method,
