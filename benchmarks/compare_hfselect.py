@@ -103,6 +103,10 @@ def machine() -> dict:
         info["stepstone_commit"] = subprocess.run(
             ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
             text=True, check=True).stdout.strip()
+        changed = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        if changed:  # measured code that is not the commit's
+            info["stepstone_commit"] += "+uncommitted"
     except (OSError, subprocess.CalledProcessError):
         info["stepstone_commit"] = None
     return info

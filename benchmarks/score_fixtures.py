@@ -1,8 +1,8 @@
 """Write the reference values that tests/scores/test_reference_fixtures.py compares against.
 
 Reference packages, never imported by stepstone itself:
-- scikit-learn: Ledoit-Wolf shrinkage, PCA(0.8), GaussianMixture EM (from given start
-  parameters), leave-one-out k-NN (classifier and regressor), RidgeCV / RidgeClassifierCV
+- scikit-learn: Ledoit-Wolf shrinkage, PCA(0.8), leave-one-out k-NN (classifier and regressor),
+  RidgeCV / RidgeClassifierCV
   (leave-one-out α selection, cross-validated accuracy and R²);
 - transformer-ranker 0.2.0 (optional, in its own virtualenv): shrinkage H-score.
 
@@ -47,16 +47,11 @@ def make_cases() -> dict[str, dict]:
 
     reg_x = rng.standard_normal((80, 6)) * [1.0, 2.0, 0.5, 1.0, 3.0, 1.0]
     reg_y = reg_x[:, 0] - 0.5 * reg_x[:, 4] + rng.normal(0, 1.0, 80)
-    blobs = np.vstack([rng.normal(loc, 0.6, (20, 2)) for loc in ([0, 0], [3, 0], [0, 3])])
     return {
         "cls": classes(90, 8, 3),
         "cls_small": classes(24, 40, 3),  # N < D
         "bin": classes(70, 5, 2),
         "reg": {"features": reg_x.tolist(), "labels": reg_y.tolist()},
-        "blobs": {"features": blobs.tolist(),
-                  "weights": [0.25, 0.25, 0.25, 0.25],
-                  "means": rng.normal(1.0, 1.5, (4, 2)).tolist(),
-                  "covariances": [np.eye(2).tolist()] * 4},
     }
 
 
@@ -75,7 +70,6 @@ def sklearn_values(cases: dict[str, dict]) -> dict:
     from sklearn.covariance import ledoit_wolf_shrinkage
     from sklearn.decomposition import PCA
     from sklearn.linear_model import RidgeClassifierCV, RidgeCV
-    from sklearn.mixture import GaussianMixture
     from sklearn.model_selection import LeaveOneOut, cross_val_predict, cross_val_score
     from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
@@ -103,13 +97,6 @@ def sklearn_values(cases: dict[str, dict]) -> dict:
                                              cv=folds(len(x)), scoring="r2").mean()),
         "ridge_loo_alpha": float(RidgeCV(alphas=alphas_for(x)).fit(x, y).alpha_),
     }
-    blobs = cases["blobs"]
-    gmm = GaussianMixture(n_components=4, covariance_type="full", tol=1e-3, reg_covar=1e-6,
-                          max_iter=100, weights_init=blobs["weights"], means_init=blobs["means"],
-                          precisions_init=[np.linalg.inv(c) for c in blobs["covariances"]],
-                          random_state=0).fit(np.array(blobs["features"]))
-    out["blobs"] = {"posteriors": gmm.predict_proba(np.array(blobs["features"])).tolist(),
-                    "iterations": int(gmm.n_iter_), "converged": bool(gmm.converged_)}
     return out
 
 

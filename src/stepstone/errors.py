@@ -80,6 +80,11 @@ class ScoreError(StepstoneError, ValueError):
     regression target)."""
 
 
+class UnsupportedTargetError(ScoreError):
+    """The score does not apply to this kind of target (a classification-only score on a
+    regression target): not a fault of the data, so benchmarks skip such pairs quietly."""
+
+
 class BenchmarkError(StepstoneError, ValueError):
     """A benchmark grid or results file is inconsistent."""
 

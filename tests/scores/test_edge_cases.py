@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stepstone.errors import ScoreError
+from stepstone.errors import ScoreError, UnsupportedTargetError
 from stepstone.scores import SCORES, feature_scores, hscore, logme, shrinkage_hscore
 from tests.scores.naive import naive_logme
 from tests.scores.test_scores import classified
@@ -125,9 +125,9 @@ def test_classification_scores_refuse_regression_targets(name):
     f, _ = classified(30, 4, 2)
     values = np.linspace(0.0, 1.0, 30)
     data = f if SCORES[name].inputs == "features" else np.full((30, 2), 0.5)
-    with pytest.raises(ScoreError, match="classification targets only"):
+    with pytest.raises(UnsupportedTargetError, match="classification targets only"):
         SCORES[name](data, values, regression=True)
-    with pytest.raises(ScoreError, match="classification targets only"):  # float values
+    with pytest.raises(UnsupportedTargetError, match="classification targets only"):  # floats
         SCORES[name].func(data, values)
 
 

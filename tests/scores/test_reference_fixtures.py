@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from stepstone.scores import knn, ledoit_wolf_shrinkage, ridge_probe, shrinkage_hscore
-from stepstone.scores.nleep import nleep, pca_variance
+from stepstone.scores.nleep import nleep, reduce_by_pca
 from stepstone.scores.ridge import fit_ridge_loo, ridge_alphas
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "reference_scores.json").read_text())
@@ -44,7 +44,7 @@ def test_shrinkage_hscore_matches_transformer_ranker(name):
 @pytest.mark.parametrize("name", CLASS_CASES)
 def test_pca_keeps_as_many_components_as_sklearn(name):
     x, _ = case(name)
-    assert pca_variance(x, 0.8).shape[1] == FIXTURE["sklearn"][name]["pca80_components"]
+    assert reduce_by_pca(x, 0.8).shape[1] == FIXTURE["sklearn"][name]["pca80_components"]
 
 
 @pytest.mark.parametrize("name", CLASS_CASES)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from stepstone.errors import ScoreError
-from stepstone.scores.nleep import pca_variance
+from stepstone.scores.nleep import reduce_by_pca
 from stepstone.scores.selection import (greedy_diverse, mapped_gram_sketches,
                                         reciprocal_rank_fusion, taskemb_scores, zscore_fusion)
 
@@ -67,10 +67,10 @@ def test_taskemb_scores_fuse_per_component_cosines():
         taskemb_scores(target, [{"a": np.ones(2)}])
 
 
-def test_pca_variance_keeps_enough_components_and_handles_constant_data():
+def test_reduce_by_pca_keeps_enough_components_and_handles_constant_data():
     rng = np.random.default_rng(0)
     blobs = np.vstack([rng.normal(c, 0.1, (30, 3)) for c in (0.0, 5.0, 10.0)])
-    projected = pca_variance(blobs, 0.8)
+    projected = reduce_by_pca(blobs, 0.8)
     assert projected.shape == (90, 1)  # the blobs lie along one line
     np.testing.assert_allclose(projected.mean(0), 0.0, atol=1e-10)
-    assert pca_variance(np.ones((5, 3)), 0.8).shape == (5, 1)
+    assert reduce_by_pca(np.ones((5, 3)), 0.8).shape == (5, 1)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.loaders import task_name
-from ..errors import StepstoneError
+from ..errors import StepstoneError, UnsupportedTargetError
 from ..hub.hub import Hub, slugify
 from ..rank.rank import rank_sources
 from .grids import Grid
@@ -264,6 +264,9 @@ def _live_scores(target: str, method: str, *, hub: Hub, grid: Grid, ids: dict[st
                                num_examples=grid.target_examples, seed=grid.sample_seed,
                                filters={"ids": list(ids)}, show_progress=show_progress,
                                **(rank_options or {}))
+    except UnsupportedTargetError as err:  # e.g. a classification-only method on regression
+        logger.info("%s skips %s: %s", method, target, err)
+        return {}
     except StepstoneError as err:
         logger.error("%s on %s failed: %s", method, target, err)
         return {}

@@ -1,4 +1,8 @@
-"""Transferability scores: pure functions over arrays (float64 inside, shapes in docstrings)."""
+"""Transferability scores: pure functions over arrays (float64 inside, shapes in docstrings).
+
+scikit-learn is imported inside the functions that use it: importing it takes ~0.7 s, which a
+cold `stepstone rank` with the default method never needs (tests/scores/test_imports.py).
+"""
 
 from .divergence import GaussianFit, fit_gaussian, frechet_distance
 from .engine import ESMLogMEScorer, ScoreBackend

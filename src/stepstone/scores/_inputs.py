@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ScoreError
+from ..errors import ScoreError, UnsupportedTargetError
 
 
 def feature_matrix(features: np.ndarray, n: int | None = None) -> np.ndarray:
@@ -32,8 +32,9 @@ def class_ids(labels: np.ndarray, *, score: str, regression: bool = False,
         if takes_regression:
             raise ScoreError(f"{score}: the labels are not class ids (non-integer values); "
                              "pass regression=True for a regression target")
-        raise ScoreError(f"{score} supports classification targets only, not regression "
-                         "targets; use logme, knn or ridge (or their esm- forms) instead")
+        raise UnsupportedTargetError(f"{score} supports classification targets only, not "
+                                     "regression targets; use logme, knn or ridge (or their "
+                                     "esm- forms) instead")
     if y.ndim != 1:
         raise ScoreError(f"{score}: class labels must be one-dimensional, got shape {y.shape}")
     classes, ids = np.unique(y, return_inverse=True)

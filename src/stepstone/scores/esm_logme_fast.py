@@ -7,9 +7,10 @@ Per ESM A (D+1 x D'), with R the target's triangular factor (RᵀR = F_augᵀF_a
     c = Qᵀ AᵀZ                    (dormqr: the reflectors applied to the K label columns)
 
 and the fixed point runs on (T, c) with O(D) recurrences (``tridiagonal.py``). The eigenvectors
-that ``eigh`` would compute (two thirds of its cost) are never needed. Every BLAS/LAPACK call
-here releases the GIL, so threads score ESMs in parallel (``engine.py``). Lanes whose T + tI is not numerically
-positive definite (t at round-off level) are recomputed with the eigen-solver path.
+that ``eigh`` would compute (two thirds of its cost) are never needed. The BLAS/LAPACK calls go
+through ctypes (``_lapack``), which releases the GIL (scipy's wrappers keep it), so threads
+score ESMs in parallel (``engine.py``). Lanes whose T + tI is not numerically positive definite
+(t at round-off level) are recomputed with the eigen-solver path.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 
 from ..errors import ScoreError
 from .esm_logme import TargetStats, esm_logme
+from ._lapack import routines
 from .tridiagonal import tridiagonal_evidence
 
 #: dsytrd panel width: 8-16 measured ~10% faster than LAPACK's default 32 at D = 384
@@ -51,33 +53,68 @@ def tridiagonalize(stats: TargetStats, maps: np.ndarray) -> Tridiagonal:
     """Reduce the mapped Gram of each ESM to tridiagonal form (one LAPACK chain per ESM).
 
     Shapes: maps (B, D+1, D') in any float dtype (converted per ESM) -> Tridiagonal.
+    The calls go through ``_lapack`` (GIL-free) when numpy's OpenBLAS is found, else through
+    scipy's wrappers (:func:`tridiagonalize_scipy`); both give the same numbers.
     """
+    _check_maps(stats, maps)
+    lib = routines()
+    if lib is None:
+        return tridiagonalize_scipy(stats, maps)
+    batch, _, d_out = maps.shape
+    k = stats.cross.shape[1]
+    factor = np.asfortranarray(stats.factor, dtype=np.float64)
+    diag, off, proj = _outputs(batch, d_out, k)
+    gram = np.zeros((d_out, d_out), order="F")
+    tau, work = np.empty(max(d_out - 1, 1)), np.empty(_sytrd_lwork(d_out))
+    work_q = np.empty(max(1, 64 * k))
+    for b in range(batch):
+        a = np.array(maps[b], dtype=np.float64, order="C")  # a copy: trmm overwrites it
+        with np.errstate(invalid="ignore", over="ignore"):  # a corrupt map just scores NaN
+            cross = a.T @ stats.cross  # (D', K)
+        mt = a.T  # Fortran-ordered (D', D+1) view of the copy: becomes Mᵀ = Aᵀ Rᵀ in place
+        lib.trmm_right_upper_t(factor, mt)
+        lib.syrk_lower(mt, gram)  # lower triangle of MᵀM, what dsytrd reads
+        info = lib.sytrd_lower(gram, diag[b], off[b], tau, work)
+        if info != 0:
+            raise ScoreError(f"LAPACK dsytrd failed (info={info}) on ESM {b} of the block")
+        proj[b, 0] = cross[0]
+        if d_out > 1:  # Q = H_1 ... H_{D'-1} acts on rows 2..D' like a QR factor of size D'-1
+            rest = np.asfortranarray(cross[1:])
+            lib.ormqr_left_t(gram, tau[:d_out - 1], rest, work_q)
+            proj[b, 1:] = rest
+    return Tridiagonal(diag, off, proj)
+
+
+def tridiagonalize_scipy(stats: TargetStats, maps: np.ndarray) -> Tridiagonal:
+    """:func:`tridiagonalize` through scipy's BLAS/LAPACK wrappers (they hold the GIL, so
+    threads calling this run one at a time). Same shapes and numbers."""
     from scipy.linalg import blas, lapack
 
     _check_maps(stats, maps)
     batch, _, d_out = maps.shape
     k = stats.cross.shape[1]
-    diag, off, proj = np.empty((batch, d_out)), np.empty((batch, max(d_out - 1, 0))), \
-        np.empty((batch, d_out, k))
+    diag, off, proj = _outputs(batch, d_out, k)
     for b in range(batch):
         a = np.asarray(maps[b], dtype=np.float64)
-        with np.errstate(invalid="ignore", over="ignore"):  # a corrupt map just scores NaN
+        with np.errstate(invalid="ignore", over="ignore"):
             cross = a.T @ stats.cross  # (D', K)
         # a.T is a Fortran-ordered view: Mᵀ = Aᵀ Rᵀ without copying A
         mt = blas.dtrmm(1.0, stats.factor, a.T, side=1, lower=0, trans_a=1)
-        # MᵀM: numpy's matmul sees the transposed pair and calls syrk, like scipy's dsyrk, but
-        # without holding the GIL (scipy's BLAS wrappers do), so the workers run in parallel;
-        # the result is symmetric, so its transpose is the Fortran-ordered Gram dsytrd wants
-        gram = (mt @ mt.T).T
+        gram = (mt @ mt.T).T  # numpy's matmul calls syrk for a transposed pair
         reflectors, diag[b], off[b], tau, info = lapack.dsytrd(
             gram, lower=1, lwork=_sytrd_lwork(d_out), overwrite_a=1)
         if info != 0:
             raise ScoreError(f"LAPACK dsytrd failed (info={info}) on ESM {b} of the block")
         proj[b, 0] = cross[0]
-        if d_out > 1:  # Q = H_1 ... H_{D'-1} acts on rows 2..D' like a QR factor of size D'-1
+        if d_out > 1:
             proj[b, 1:] = lapack.dormqr("L", "T", reflectors[1:, :-1], tau, cross[1:],
                                         lwork=max(1, 64 * k), overwrite_c=1)[0]
     return Tridiagonal(diag, off, proj)
+
+
+def _outputs(batch: int, d_out: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return (np.empty((batch, d_out)), np.empty((batch, max(d_out - 1, 0))),
+            np.empty((batch, d_out, k)))
 
 
 @lru_cache(maxsize=8)

@@ -18,7 +18,6 @@ import numpy as np
 
 from .._options import Option
 from ._inputs import check_rows, class_ids, class_means, feature_matrix
-from sklearn.decomposition import PCA
 
 #: Variance floor of the reference implementation (constant features would give 0).
 VARIANCE_FLOOR = 1e-4
@@ -37,6 +36,8 @@ def gbc(features: np.ndarray, labels: np.ndarray, *, regression: bool = False,
     Shapes: features (N, D), labels (N,) -> float. ``pca_dim=None`` skips the PCA.
     Classification only.
     """
+    from sklearn.decomposition import PCA
+
     check_rows(features, labels)
     ids, classes = class_ids(labels, score="gbc", regression=regression)
     kind = GaussianType.parse(gaussian)

@@ -18,7 +18,6 @@ so its shrinkage H-score is N/(N − 1) times this one (rankings are the same).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.covariance import ledoit_wolf_shrinkage as sklearn_ledoit_wolf
 
 from ._inputs import check_rows, class_ids, class_means, feature_matrix, rank_tolerance
 
@@ -27,6 +26,8 @@ def ledoit_wolf_alpha(features: np.ndarray) -> float:
     """Ledoit-Wolf optimal shrinkage α ∈ [0, 1] of the covariance of ``features``, by
     ``sklearn.covariance.ledoit_wolf_shrinkage`` (0 for constant features, where scikit-learn
     divides by zero). Shapes: features (N, D) -> float."""
+    from sklearn.covariance import ledoit_wolf_shrinkage as sklearn_ledoit_wolf
+
     x = feature_matrix(features)
     x = x - x.mean(0)
     if not np.any(x):

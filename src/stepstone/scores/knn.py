@@ -12,7 +12,6 @@ in blocks, so memory stays O(block·N).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
 
 from .._options import Option
 from ..errors import ScoreError
@@ -46,6 +45,8 @@ def nearest_neighbours(x: np.ndarray, *, k: int, metric: KnnMetric) -> np.ndarra
     """Indices of each row's k nearest other rows, nearest first, by scikit-learn's brute-force
     ``NearestNeighbors`` (queried without X, so a row is never its own neighbour).
     Shapes: (N, D) -> (N, k)."""
+    from sklearn.neighbors import NearestNeighbors
+
     if metric is KnnMetric.COSINE:
         norms = np.linalg.norm(x, axis=1, keepdims=True)
         x = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)

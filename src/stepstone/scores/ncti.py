@@ -17,8 +17,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.decomposition import PCA
-from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from ..errors import ScoreError
 from ._inputs import check_rows, class_ids, feature_matrix
@@ -32,6 +30,9 @@ WEIGHTS = {"ncc": 1.0, "seli": 1.0, "vc": -1.0}
 def ncti_terms(features: np.ndarray, labels: np.ndarray, *, regression: bool = False
                ) -> dict[str, float]:
     """{"seli", "ncc", "vc"}. Shapes: features (N, D), labels (N,). Classification only."""
+    from sklearn.decomposition import PCA
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
     check_rows(features, labels)
     ids, classes = class_ids(labels, score="ncti", regression=regression)
     if classes < 2:

@@ -15,22 +15,20 @@ Classification only; the slowest of the scores.
 
 from __future__ import annotations
 
-import numpy as np
-
 import warnings
 
-from sklearn.decomposition import PCA
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import GaussianMixture
+import numpy as np
 
 from ..errors import ScoreError
 from ._inputs import check_rows, class_ids, feature_matrix
 from .leep import leep
 
 
-def pca_variance(x: np.ndarray, variance: float) -> np.ndarray:
+def reduce_by_pca(x: np.ndarray, variance: float) -> np.ndarray:
     """scikit-learn's PCA to the fewest components explaining more than ``variance`` of it;
     constant data gives one all-zero column. Shapes: (N, D) -> (N, k)."""
+    from sklearn.decomposition import PCA  # imported here: a ranking by esm-logme never needs it
+
     if len(x) < 2 or not np.any(x != x[0]):
         return np.zeros((len(x), 1))
     return PCA(n_components=variance, svd_solver="full").fit_transform(x)
@@ -43,9 +41,12 @@ def nleep(features: np.ndarray, labels: np.ndarray, *, regression: bool = False,
 
     Shapes: features (N, D), labels (N,) -> float. Classification only.
     """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
+
     check_rows(features, labels)
     ids, classes = class_ids(labels, score="nleep", regression=regression)
-    x = pca_variance(feature_matrix(features), variance)
+    x = reduce_by_pca(feature_matrix(features), variance)
     rms = float(np.sqrt(np.mean(x**2)))
     x = x / rms if rms > 0 else x
     components = min(components_per_class * classes, len(x))

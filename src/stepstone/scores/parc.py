@@ -17,8 +17,6 @@ sign convention; here each axis's largest loading is positive, so the score is d
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial.distance import pdist
-from scipy.stats import spearmanr
 
 from ._inputs import check_rows, class_ids, feature_matrix, regression_columns
 
@@ -29,6 +27,8 @@ COMPONENTS = 32
 def representation_dissimilarity(x: np.ndarray) -> np.ndarray:
     """Condensed 1 − Pearson correlation between the rows of ``x`` (P, d) -> (P(P−1)/2,);
     a constant row correlates 0 with everything."""
+    from scipy.spatial.distance import pdist
+
     return np.nan_to_num(pdist(x, "correlation"), nan=1.0)
 
 
@@ -36,6 +36,8 @@ def label_dissimilarity(ids: np.ndarray, classes: int) -> np.ndarray:
     """Condensed 1 − corrcoef of one-hot rows, exactly: 0 for the same class, 1 + 1/(C − 1)
     otherwise (floating-point noise in the computed correlations would break the ties of
     Spearman's ranks arbitrarily). Shapes: ids (P,) -> (P(P−1)/2,)."""
+    from scipy.spatial.distance import pdist
+
     same = pdist(ids[:, None].astype(np.float64), "cityblock") == 0
     return np.where(same, 0.0, 1.0 + 1.0 / (classes - 1) if classes > 1 else 0.0)
 
@@ -53,6 +55,9 @@ def parc(features: np.ndarray, labels: np.ndarray, *, regression: bool = False,
          probe_size: int = PROBE_SIZE, components: int = COMPONENTS, seed: int = 0) -> float:
     """PARC of ``features`` for ``labels``. Shapes: features (N, D), labels (N,) class ids or
     (N,)/(N, K) regression targets -> float in [−100, 100] (0 when a side is constant)."""
+    from scipy.spatial.distance import pdist
+    from scipy.stats import spearmanr
+
     check_rows(features, labels)
     x = feature_matrix(features)
     if len(x) > probe_size:

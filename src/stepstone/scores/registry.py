@@ -2,7 +2,8 @@
 
 Every feature score is called as ``func(features, labels, *, regression=...)``; every
 probability score as ``func(probabilities, labels, *, regression=...)``. A score that does not
-support regression raises :class:`~stepstone.errors.ScoreError` for a regression target.
+support regression raises :class:`~stepstone.errors.UnsupportedTargetError` (a
+``ScoreError``) for a regression target.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InvalidOptionError, ScoreError
+from ..errors import InvalidOptionError, UnsupportedTargetError
 from .etran import WEIGHTS as ETRAN_WEIGHTS
 from .etran import etran, etran_terms
 from .gbc import gbc
@@ -64,9 +65,10 @@ class ScoreInfo:
     def check_target(self, regression: bool) -> None:
         """Raise a clear error for a regression target when the score cannot take one."""
         if regression and not self.regression:
-            raise ScoreError(f"{self.name} supports classification targets only, not "
-                             "regression targets; use logme, knn or ridge (or their esm- "
-                             "forms), textemb, vocab-overlap, size or random instead")
+            raise UnsupportedTargetError(
+                f"{self.name} supports classification targets only, not regression targets; "
+                "use logme, knn or ridge (or their esm- forms), textemb, vocab-overlap, size or "
+                "random instead")
 
 
 SCORES: dict[str, ScoreInfo] = {info.name: info for info in [

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import RidgeCV
 
 from ..errors import ScoreError
 from ._inputs import check_rows, class_ids, feature_matrix, one_hot, regression_columns
@@ -50,6 +49,8 @@ def fit_ridge_loo(x: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> RidgeFit:
     """Ridge with unpenalised intercept, α chosen by exact leave-one-out mean squared error:
     scikit-learn's ``RidgeCV`` (``gcv_mode="svd"``: one SVD, the leave-one-out errors in closed
     form). Shapes: x (n, D), y (n, K), alphas (A,) -> RidgeFit (weights (D, K))."""
+    from sklearn.linear_model import RidgeCV
+
     model = RidgeCV(alphas=alphas, fit_intercept=True, gcv_mode="svd", store_cv_results=True)
     model.fit(x, y)
     weights = np.atleast_2d(model.coef_).T  # (D, K)

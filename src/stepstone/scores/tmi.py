@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import digamma
-from sklearn.neighbors import NearestNeighbors
 
 from ._inputs import check_rows, class_ids, feature_matrix
 
@@ -37,6 +36,8 @@ def standardise(x: np.ndarray) -> np.ndarray:
 def kl_entropy(x: np.ndarray, *, k: int = NEIGHBOURS, min_dist: float = MIN_DIST) -> float:
     """Kozachenko-Leonenko entropy estimate (max-norm) of the rows of ``x`` (n, d); 0 for n ≤ 1.
     """
+    from sklearn.neighbors import NearestNeighbors
+
     n, d = x.shape
     if n <= 1:
         return 0.0
