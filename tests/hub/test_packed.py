@@ -132,3 +132,21 @@ def test_packing_can_be_turned_off(hub, monkeypatch):
     got, skipped = _blocks(hub, hub.entries(), dim=6)
     assert [i for i, _ in got] == ["a", "b", "c", "d", "e"] and not skipped
     assert not (hub.root / "packed").exists()
+
+
+def test_mapped_rows_equal_read_rows_and_a_truncated_file_is_refused(tmp_path):
+    rows = np.arange(5 * 3 * 2, dtype=np.float16).reshape(5, 3, 2)
+    path = tmp_path / "stack.safetensors"
+    assert write_stacked(path, "maps", "F16", (3, 2), [rows[:2], rows[2:]], max_rows=5) == 5
+    tensor = open_stacked(path, "maps")
+    with tensor.open_raw() as handle:
+        np.testing.assert_array_equal(tensor.map(handle, 1, 4), rows[1:4])
+        assert tensor.map(handle, 2, 2).shape == (0, 3, 2)
+        mapped = tensor.map(handle, 0, 5)
+    np.testing.assert_array_equal(mapped, rows)  # the mapping outlives the file handle
+    with pytest.raises(ValueError):
+        mapped[0, 0, 0] = 1.0  # read-only: the pack is never written through a view
+    with open(path, "r+b") as handle:
+        handle.truncate(path.stat().st_size - 4)
+    with tensor.open_raw() as handle, pytest.raises(OSError, match="truncated"):
+        tensor.map(handle, 4, 5)

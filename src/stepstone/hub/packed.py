@@ -205,8 +205,10 @@ def iter_hub_blocks(hub: Hub, entries: Sequence[HubEntry], *, dim: int, skipped:
         return
     with tensor.open_raw() as handle:
         for rows, block in _runs(entries, index, skipped):
-            maps = tensor.read(handle, rows[0], rows[-1] + 1)
-            yield block, maps if as_stored else maps.astype(np.float64)
+            if as_stored:  # a view of the file's pages: the caller converts it, per ESM
+                yield block, tensor.map(handle, rows[0], rows[-1] + 1)
+            else:
+                yield block, tensor.read(handle, rows[0], rows[-1] + 1).astype(np.float64)
 
 
 def _open(index: PackIndex, folder: Path | None, *, quiet: bool = False

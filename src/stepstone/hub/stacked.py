@@ -10,6 +10,7 @@ files (any safetensors reader opens them).
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import struct
 from collections.abc import Iterable
@@ -49,6 +50,27 @@ class StackedTensor:
             raise OSError(f"{self.path}: short read ({got} of {len(view)} bytes); the file is "
                           "truncated")
         return out
+
+    def map(self, handle, start: int, stop: int) -> np.ndarray:
+        """Rows [start, stop) as a read-only view of the file's pages, without a copy: the
+        pages are read in by whoever first touches them (the scoring workers, in parallel)
+        instead of being copied by the reading thread. The mapping covers only these rows and
+        is released with the array, so resident memory stays that of the blocks in use."""
+        offset = self.data_start + start * self.row_bytes
+        size = (stop - start) * self.row_bytes
+        if os.fstat(handle.fileno()).st_size < offset + size:  # touching it would be SIGBUS
+            raise OSError(f"{self.path}: rows {start}-{stop} lie beyond the end of the file; "
+                          "the file is truncated")
+        if size == 0:
+            return np.empty((0, *self.row_shape), dtype=DTYPES[self.dtype])
+        aligned = offset - offset % mmap.ALLOCATIONGRANULARITY
+        window = mmap.mmap(handle.fileno(), size + offset - aligned, access=mmap.ACCESS_READ,
+                           offset=aligned)
+        if hasattr(window, "madvise"):  # start reading ahead now (the default for mmap is lazy)
+            window.madvise(mmap.MADV_WILLNEED)
+        rows = np.frombuffer(window, dtype=DTYPES[self.dtype], offset=offset - aligned,
+                             count=size // np.dtype(DTYPES[self.dtype]).itemsize)
+        return rows.reshape(stop - start, *self.row_shape)
 
     def open_raw(self):
         return open(self.path, "rb", buffering=0)

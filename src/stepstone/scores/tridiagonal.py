@@ -47,8 +47,9 @@ def tridiagonal_evidence(diag: np.ndarray, off: np.ndarray, proj: np.ndarray, y_
 class _Lanes:
     """Tridiagonal systems side by side: column j of every (D, L) array is one lane.
 
-    The arrays of the active lanes are gathered once per change of the active set (lanes drop
-    out as they converge), and every step writes into buffers reused across iterations.
+    The arrays of the active lanes are gathered again when half of the gathered ones have
+    converged (lanes drop out as they converge), and every step writes into buffers reused
+    across iterations.
     """
 
     def __init__(self, diag: np.ndarray, off: np.ndarray, proj: np.ndarray,
@@ -57,12 +58,17 @@ class _Lanes:
         self.failed = np.zeros(diag.shape[1], dtype=bool)
         self._idx: np.ndarray | None = None
 
-    def _gather(self, idx: np.ndarray) -> None:
-        if self._idx is not None and np.array_equal(idx, self._idx):
-            return
-        self._idx = idx
-        whole = len(idx) == self.diag.shape[1]
-        diag, off, proj = (a if whole else a[:, idx] for a in (self.diag, self.off, self.proj))
+    def _gather(self, want: np.ndarray) -> np.ndarray:
+        """Make the working arrays hold (at least) the lanes ``want``; returns the positions of
+        ``want`` among the working lanes. Gathering copies (D, L) arrays, which costs more than
+        a step on them, so the working set only shrinks once it is at least half converged:
+        the other steps compute a few finished lanes too (every operation is per lane, so a
+        lane's numbers do not depend on which others are computed beside it)."""
+        if self._idx is not None and 2 * len(want) > len(self._idx):
+            return np.searchsorted(self._idx, want)
+        self._idx = want
+        whole = len(want) == self.diag.shape[1]
+        diag, off, proj = (a if whole else a[:, want] for a in (self.diag, self.off, self.proj))
         # both pivot recurrences at once: row i holds step i of the top-down and of the
         # bottom-up factorisation
         self._diag2 = np.stack([diag, diag[::-1]], axis=1)  # (D, 2, L)
@@ -72,22 +78,23 @@ class _Lanes:
         self._pivots = np.empty_like(self._diag2)
         self._x = np.empty_like(proj)
         self._work = np.empty_like(proj)
+        return np.arange(len(want))
 
     def moments(self, t: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
         """γ, ‖m‖², ‖y − Fm‖² at t for the active lanes (zeros elsewhere)."""
-        idx = np.flatnonzero(active & ~self.failed)
+        want = np.flatnonzero(active & ~self.failed)
         gamma, m2, res2 = (np.zeros(len(t)) for _ in range(3))
-        if len(idx) == 0:
+        if len(want) == 0:
             return gamma, m2, res2
-        self._gather(idx)
-        t_act = t[idx]
+        pos = self._gather(want)
+        t_act = t[self._idx]
         with np.errstate(divide="ignore", invalid="ignore"):
             shifted = np.add(self._diag2, t_act, out=self._pivots)  # becomes the pivots
             _pivot_recurrence(shifted, self._coupling)
             down, up = self._pivots[:, 0], self._pivots[::-1, 1]
             # by Sylvester's law of inertia a non-positive pivot on one side implies one on
             # the other: T + tI is not numerically positive definite
-            self.failed[idx[~(down.min(0) > 0)]] = True
+            self.failed[want[~(down[:, pos].min(0) > 0)]] = True
             x = _solve(down, self._off, self._proj, out=self._x, work=self._work)
             # diag((T + tI)⁻¹)_i = 1 / (p_i + q_i − (T_ii + t))
             inv = np.add(down, up, out=self._work)
@@ -96,9 +103,10 @@ class _Lanes:
             trace_inv = np.reciprocal(inv, out=inv).sum(0)
             cx = np.einsum("ij,ij->j", self._proj, x)
             xx = np.einsum("ij,ij->j", x, x)
-        gamma[idx] = self.diag.shape[0] - t_act * trace_inv
-        m2[idx] = xx
-        res2[idx] = self.y_sq[idx] - cx - t_act * xx
+        t_want = t_act[pos]
+        gamma[want] = self.diag.shape[0] - t_want * trace_inv[pos]
+        m2[want] = xx[pos]
+        res2[want] = self.y_sq[want] - cx[pos] - t_want * xx[pos]
         return gamma, m2, res2
 
     def log_det(self, t: np.ndarray) -> np.ndarray:
