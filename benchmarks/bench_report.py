@@ -151,10 +151,18 @@ def _blas(machine: dict) -> str:
     return ", ".join(kernels)
 
 
-def render_table(path: Path, work: Path, *, cpu: str | None = None) -> str:
+def render_table(path: Path, work: Path, *, cpu: str | None = None,
+                 session: str | None = None) -> str:
     """The tables of ``path``'s records (only those measured on CPU model ``cpu``, if given:
-    machines differ, and figures of two machines must not be mixed)."""
+    machines differ, and figures of two machines must not be mixed). ``session`` keeps the
+    ``rank`` records of that session only (``latest``: the last session that ran ``rank``), so
+    that both tools' figures come from one run; the other sections keep all their records."""
     records = [r for r in _load(path) if cpu is None or r.get("machine", {}).get("cpu") == cpu]
+    if session == "latest":
+        ranked = [r["session"] for r in records if r.get("section") == "rank"]
+        session = ranked[-1] if ranked else None
+    if session:
+        records = [r for r in records if r.get("section") != "rank" or r["session"] == session]
     if not records:
         return f"no results in {path}" + (f" for CPU {cpu!r}" if cpu else "")
     last = records[-1]

@@ -67,6 +67,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--table", action="store_true", help="only print the table")
     p.add_argument("--cpu", default=None,
                    help="table of the runs on this CPU model only (default: this machine's)")
+    p.add_argument("--session", default=None,
+                   help="with --table: the rank runs of this session only ('latest': the last)")
     p.add_argument("--prepare", action="store_true",
                    help="only write the inputs (targets, ESM pool, hubs and packs) for --m/--n")
     args = p.parse_args(argv)
@@ -275,7 +277,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.table:
         from machine_info import cpu_model
 
-        print(render_table(args.results, args.work, cpu=args.cpu or cpu_model()))
+        print(render_table(args.results, args.work, cpu=args.cpu or cpu_model(),
+                           session=args.session))
         return
     session = {"id": datetime.now().strftime("%Y%m%d-%H%M%S"),
                "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

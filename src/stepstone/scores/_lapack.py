@@ -1,11 +1,11 @@
 """GIL-free BLAS/LAPACK calls for the ESM-LogME worker threads: ctypes into numpy's OpenBLAS.
 
-Why by hand: scipy's f2py wrappers of ``dtrmm``, ``dsytrd`` and ``dormqr`` keep the GIL for the
-whole call. Measured on a 2-core Xeon (Sapphire Rapids) on 2026-12-02, two threads calling
-them got 0.96x and 0.98x the throughput of one, so the engine's workers ran one at a time;
-the same routines called through ctypes (which releases the GIL around every foreign call) got
-1.5x and 1.6x. ``scipy.linalg.cython_lapack`` would release it too, but needs a compiled
-extension, which this pure-Python package does not build.
+Why by hand: through scipy's f2py wrappers, ``dtrmm``, ``dsytrd`` and ``dormqr`` called from two
+threads ran one at a time. Measured on a 2-core Xeon (Sapphire Rapids) on 2026-12-02: two
+threads got 0.85-0.98x the throughput of one; the same ``dsytrd`` of the same library called
+through ctypes (which releases the GIL around every foreign call) got 1.86x.
+``scipy.linalg.cython_lapack`` would do too, but needs a compiled extension, which this
+pure-Python package does not build.
 
 The library is the OpenBLAS that numpy itself loaded (found with threadpoolctl), so the
 one-thread limit of ``single_threaded_blas`` applies to these calls too. Where it cannot be
