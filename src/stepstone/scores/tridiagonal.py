@@ -7,8 +7,12 @@ fixed point is a function of T + tI (t = α/β), which is factored in O(D) as L�
     yᵀFm = cᵀx,  mᵀFᵀFm = cᵀx − t‖x‖²   ->  ‖y − Fm‖² = ‖y‖² − cᵀx − t‖x‖²
     γ = Σσ/(σ+t) = D − t·tr((T + tI)⁻¹)      log det(T + tI) = Σ log p_i
 
-The diagonal of (T + tI)⁻¹ comes from the pivots of the top-down and the bottom-up
-factorisations (1 / (p_i + q_i − (T_ii + t))), which run as one recurrence. Zero eigenvalues
+The trace of (T + tI)⁻¹ is the derivative of log det(T + tI) = Σ log p_i in t: Σ p_i'/p_i,
+with p_i' = 1 + (e_{i-1}²/p_{i-1}²)·p_{i-1}' from differentiating the pivot recurrence (all
+terms positive when T + tI is positive definite, so the sum has no cancellation). That
+recurrence and the forward substitution of the solve run as one pass, and every division is
+one reciprocal of the pivots (per lane and step: 2 divisions, where the top-down/bottom-up
+formula for the diagonal of the inverse took 5). Zero eigenvalues
 need no special care: they are in T like the others, so log det includes the (D − k)·log α term
 of rank-deficient features, exactly as the naive evidence with an explicit D x D determinant.
 
@@ -69,15 +73,12 @@ class _Lanes:
         self._idx = want
         whole = len(want) == self.diag.shape[1]
         diag, off, proj = (a if whole else a[:, want] for a in (self.diag, self.off, self.proj))
-        # both pivot recurrences at once: row i holds step i of the top-down and of the
-        # bottom-up factorisation
-        self._diag2 = np.stack([diag, diag[::-1]], axis=1)  # (D, 2, L)
-        off2 = off * off
-        self._coupling = np.stack([off2, off2[::-1]], axis=1)  # (D-1, 2, L)
-        self._off, self._proj = off, proj
-        self._pivots = np.empty_like(self._diag2)
-        self._x = np.empty_like(proj)
-        self._work = np.empty_like(proj)
+        self._diag, self._off, self._coupling, self._proj = diag, off, off * off, proj
+        # the two first-order recurrences of a step run as one: [p'_i, z_i] (see moments)
+        self._rhs = np.stack([np.ones_like(proj), proj], axis=1)  # (D, 2, L)
+        self._pivots, self._inv = np.empty_like(diag), np.empty_like(diag)
+        self._coef = np.empty((max(len(diag) - 1, 0), 2, diag.shape[1]))
+        self._state = np.empty_like(self._rhs)
         return np.arange(len(want))
 
     def moments(self, t: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -88,19 +89,19 @@ class _Lanes:
             return gamma, m2, res2
         pos = self._gather(want)
         t_act = t[self._idx]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            shifted = np.add(self._diag2, t_act, out=self._pivots)  # becomes the pivots
-            _pivot_recurrence(shifted, self._coupling)
-            down, up = self._pivots[:, 0], self._pivots[::-1, 1]
-            # by Sylvester's law of inertia a non-positive pivot on one side implies one on
-            # the other: T + tI is not numerically positive definite
-            self.failed[want[~(down[:, pos].min(0) > 0)]] = True
-            x = _solve(down, self._off, self._proj, out=self._x, work=self._work)
-            # diag((T + tI)⁻¹)_i = 1 / (p_i + q_i − (T_ii + t))
-            inv = np.add(down, up, out=self._work)
-            inv -= self._diag2[:, 0]
-            inv -= t_act
-            trace_inv = np.reciprocal(inv, out=inv).sum(0)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            pivots = np.add(self._diag, t_act, out=self._pivots)
+            _pivot_recurrence(pivots, self._coupling)  # T + tI = L diag(p) Lᵀ
+            self.failed[want[~(pivots[:, pos].min(0) > 0)]] = True  # not positive definite
+            inv = np.reciprocal(pivots, out=self._inv)
+            # one pass gives p'_i = dp_i/dt = 1 + (e²/p²)_{i-1} p'_{i-1} and L z = c
+            # (z_i = c_i − (e/p)_{i-1} z_{i-1}): tr((T + tI)⁻¹) = d/dt log det = Σ p'_i / p_i
+            np.multiply(self._coupling, inv[:-1] ** 2, out=self._coef[:, 0])
+            np.negative(self._coef[:, 0], out=self._coef[:, 0])
+            np.multiply(self._off, inv[:-1], out=self._coef[:, 1])
+            state = _linear_recurrence(self._rhs, self._coef, out=self._state)
+            trace_inv = np.einsum("ij,ij->j", state[:, 0], inv)
+            x = _back_substitute(state[:, 1], inv, self._coef[:, 1])
             cx = np.einsum("ij,ij->j", self._proj, x)
             xx = np.einsum("ij,ij->j", x, x)
         t_want = t_act[pos]
@@ -130,22 +131,23 @@ def _pivot_recurrence(state: np.ndarray, coupling: np.ndarray) -> None:
         np.subtract(state[i], step, out=state[i])
 
 
-def _solve(down: np.ndarray, off: np.ndarray, rhs: np.ndarray, *, out: np.ndarray,
-           work: np.ndarray) -> np.ndarray:
-    """Solve (T + tI) x = rhs per lane from the top-down pivots: L z = rhs, then diag(p)Lᵀx = z.
+def _linear_recurrence(rhs: np.ndarray, coef: np.ndarray, *, out: np.ndarray) -> np.ndarray:
+    """out[0] = rhs[0], out[i] = rhs[i] − coef[i-1]·out[i-1], elementwise over the trailing
+    axes. Shapes: rhs (D, ...), coef (D-1, ...) -> out (D, ...)."""
+    out[0] = rhs[0]
+    tmp = np.empty(rhs.shape[1:])
+    for i in range(1, rhs.shape[0]):
+        np.multiply(coef[i - 1], out[i - 1], out=tmp)
+        np.subtract(rhs[i], tmp, out=out[i])
+    return out
 
-    Shapes: down (D, L), off (D-1, L), rhs (D, L) -> x (D, L), written to ``out``.
-    """
-    dim = down.shape[0]
-    ratio = np.divide(off, down[:-1], out=work[:-1])  # L's subdiagonal: e_i / p_i
-    z = out
-    z[0] = rhs[0]
-    tmp = np.empty(rhs.shape[1])
-    for i in range(1, dim):
-        np.multiply(ratio[i - 1], z[i - 1], out=tmp)
-        np.subtract(rhs[i], tmp, out=z[i])
-    z /= down  # now z_i / p_i; back-substitute x_i = z_i/p_i − (e_i/p_i)·x_{i+1}
-    for i in range(dim - 2, -1, -1):
+
+def _back_substitute(z: np.ndarray, inv: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+    """In place: x = L⁻ᵀ diag(p)⁻¹ z, i.e. x_i = z_i/p_i − (e/p)_i·x_{i+1}, given ``inv`` = 1/p
+    and ``ratio`` = e/p. Shapes: z, inv (D, L), ratio (D-1, L) -> x (D, L) (written to z)."""
+    z *= inv
+    tmp = np.empty(z.shape[1])
+    for i in range(z.shape[0] - 2, -1, -1):
         np.multiply(ratio[i], z[i + 1], out=tmp)
         np.subtract(z[i], tmp, out=z[i])
     return z
