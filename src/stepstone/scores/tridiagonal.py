@@ -112,14 +112,10 @@ class _Lanes:
 
     def log_det(self, t: np.ndarray) -> np.ndarray:
         """log det(T + tI) per lane (NaN where T + tI is not positive definite)."""
-        down = self.diag + t
-        off2 = self.off * self.off
-        step = np.empty(down.shape[1])
+        pivots = self.diag + t
         with np.errstate(divide="ignore", invalid="ignore"):
-            for i in range(1, down.shape[0]):
-                np.divide(off2[i - 1], down[i - 1], out=step)
-                down[i] -= step
-            return np.where(down.min(0) > 0, np.log(np.abs(down)).sum(0), np.nan)
+            _pivot_recurrence(pivots, self.off * self.off)
+            return np.where(pivots.min(0) > 0, np.log(np.abs(pivots)).sum(0), np.nan)
 
 
 def _pivot_recurrence(state: np.ndarray, coupling: np.ndarray) -> None:
