@@ -61,16 +61,16 @@ class StackedTensor:
         if os.fstat(handle.fileno()).st_size < offset + size:  # touching it would be SIGBUS
             raise OSError(f"{self.path}: rows {start}-{stop} lie beyond the end of the file; "
                           "the file is truncated")
+        shape = (stop - start, *self.row_shape)
         if size == 0:
-            return np.empty((0, *self.row_shape), dtype=DTYPES[self.dtype])
+            return np.empty(shape, dtype=DTYPES[self.dtype])
         aligned = offset - offset % mmap.ALLOCATIONGRANULARITY
         window = mmap.mmap(handle.fileno(), size + offset - aligned, access=mmap.ACCESS_READ,
                            offset=aligned)
         if hasattr(window, "madvise"):  # start reading ahead now (the default for mmap is lazy)
             window.madvise(mmap.MADV_WILLNEED)
-        rows = np.frombuffer(window, dtype=DTYPES[self.dtype], offset=offset - aligned,
-                             count=size // np.dtype(DTYPES[self.dtype]).itemsize)
-        return rows.reshape(stop - start, *self.row_shape)
+        return np.frombuffer(window, dtype=DTYPES[self.dtype], offset=offset - aligned,
+                             count=int(np.prod(shape))).reshape(shape)
 
     def open_raw(self):
         return open(self.path, "rb", buffering=0)

@@ -94,6 +94,36 @@ class Routines:
         return int(info.value)
 
 
+class ScipyRoutines:
+    """The same four operations through scipy's wrappers (the fallback, and the reference the
+    ctypes route is tested against): same arguments, same in-place results."""
+
+    def trmm_right_upper_t(self, factor: np.ndarray, b: np.ndarray) -> None:
+        from scipy.linalg import blas
+
+        b[...] = blas.dtrmm(1.0, factor, b, side=1, lower=0, trans_a=1)
+
+    def syrk_lower(self, a: np.ndarray, c: np.ndarray) -> None:
+        c[...] = a @ a.T  # numpy's matmul calls syrk for a transposed pair
+
+    def sytrd_lower(self, a: np.ndarray, diag: np.ndarray, off: np.ndarray, tau: np.ndarray,
+                    work: np.ndarray) -> int:
+        from scipy.linalg import lapack
+
+        reflectors, diag[...], off[...], tau[:len(off)], info = lapack.dsytrd(
+            a, lower=1, lwork=len(work), overwrite_a=1)
+        a[...] = reflectors
+        return int(info)
+
+    def ormqr_left_t(self, reflectors: np.ndarray, tau: np.ndarray, c: np.ndarray,
+                     work: np.ndarray) -> int:
+        from scipy.linalg import lapack
+
+        c[...], _, info = lapack.dormqr("L", "T", reflectors[1:, :-1], tau, c, lwork=len(work),
+                                        overwrite_c=1)
+        return int(info)
+
+
 def _ptr(a: np.ndarray) -> ctypes.c_void_p:
     return ctypes.c_void_p(a.ctypes.data)
 

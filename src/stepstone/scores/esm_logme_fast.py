@@ -8,9 +8,9 @@ Per ESM A (D+1 x D'), with R the target's triangular factor (RᵀR = F_augᵀF_a
 
 and the fixed point runs on (T, c) with O(D) recurrences (``tridiagonal.py``). The eigenvectors
 that ``eigh`` would compute (two thirds of its cost) are never needed. The BLAS/LAPACK calls go
-through ctypes (``_lapack``), which releases the GIL (scipy's wrappers keep it), so threads
-score ESMs in parallel (``engine.py``). Lanes whose T + tI is not numerically positive definite
-(t at round-off level) are recomputed with the eigen-solver path.
+through ctypes (``_lapack``), which releases the GIL (through scipy's wrappers threads ran one
+at a time), so threads score ESMs in parallel (``engine.py``). Lanes whose T + tI is not
+numerically positive definite (t at round-off level) are recomputed with the eigen-solver path.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ScoreError
 from .esm_logme import TargetStats, esm_logme
-from ._lapack import routines
+from ._lapack import Routines, ScipyRoutines, routines
 from .tridiagonal import tridiagonal_evidence
 
 #: dsytrd panel width: 8-16 measured ~10% faster than LAPACK's default 32 at D = 384
@@ -49,21 +49,21 @@ class Tridiagonal:
                      ("diag", "off", "proj")))
 
 
-def tridiagonalize(stats: TargetStats, maps: np.ndarray) -> Tridiagonal:
+def tridiagonalize(stats: TargetStats, maps: np.ndarray, *,
+                   lib: Routines | ScipyRoutines | None = None) -> Tridiagonal:
     """Reduce the mapped Gram of each ESM to tridiagonal form (one LAPACK chain per ESM).
 
     Shapes: maps (B, D+1, D') in any float dtype (converted per ESM) -> Tridiagonal.
-    The calls go through ``_lapack`` (GIL-free) when numpy's OpenBLAS is found, else through
-    scipy's wrappers (:func:`tridiagonalize_scipy`); both give the same numbers.
+    ``lib``: the routines to call; default numpy's OpenBLAS through ctypes (GIL-free) when it
+    is found, else scipy's wrappers. Both give the same numbers.
     """
     _check_maps(stats, maps)
-    lib = routines()
-    if lib is None:
-        return tridiagonalize_scipy(stats, maps)
+    lib = lib or routines() or ScipyRoutines()
     batch, _, d_out = maps.shape
     k = stats.cross.shape[1]
     factor = np.asfortranarray(stats.factor, dtype=np.float64)
-    diag, off, proj = _outputs(batch, d_out, k)
+    diag, off = np.empty((batch, d_out)), np.empty((batch, max(d_out - 1, 0)))
+    proj = np.empty((batch, d_out, k))
     gram = np.zeros((d_out, d_out), order="F")
     tau, work = np.empty(max(d_out - 1, 1)), np.empty(_sytrd_lwork(d_out))
     work_q = np.empty(max(1, 64 * k))
@@ -83,38 +83,6 @@ def tridiagonalize(stats: TargetStats, maps: np.ndarray) -> Tridiagonal:
             lib.ormqr_left_t(gram, tau[:d_out - 1], rest, work_q)
             proj[b, 1:] = rest
     return Tridiagonal(diag, off, proj)
-
-
-def tridiagonalize_scipy(stats: TargetStats, maps: np.ndarray) -> Tridiagonal:
-    """:func:`tridiagonalize` through scipy's BLAS/LAPACK wrappers (they hold the GIL, so
-    threads calling this run one at a time). Same shapes and numbers."""
-    from scipy.linalg import blas, lapack
-
-    _check_maps(stats, maps)
-    batch, _, d_out = maps.shape
-    k = stats.cross.shape[1]
-    diag, off, proj = _outputs(batch, d_out, k)
-    for b in range(batch):
-        a = np.asarray(maps[b], dtype=np.float64)
-        with np.errstate(invalid="ignore", over="ignore"):
-            cross = a.T @ stats.cross  # (D', K)
-        # a.T is a Fortran-ordered view: Mᵀ = Aᵀ Rᵀ without copying A
-        mt = blas.dtrmm(1.0, stats.factor, a.T, side=1, lower=0, trans_a=1)
-        gram = (mt @ mt.T).T  # numpy's matmul calls syrk for a transposed pair
-        reflectors, diag[b], off[b], tau, info = lapack.dsytrd(
-            gram, lower=1, lwork=_sytrd_lwork(d_out), overwrite_a=1)
-        if info != 0:
-            raise ScoreError(f"LAPACK dsytrd failed (info={info}) on ESM {b} of the block")
-        proj[b, 0] = cross[0]
-        if d_out > 1:
-            proj[b, 1:] = lapack.dormqr("L", "T", reflectors[1:, :-1], tau, cross[1:],
-                                        lwork=max(1, 64 * k), overwrite_c=1)[0]
-    return Tridiagonal(diag, off, proj)
-
-
-def _outputs(batch: int, d_out: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return (np.empty((batch, d_out)), np.empty((batch, max(d_out - 1, 0))),
-            np.empty((batch, d_out, k)))
 
 
 @lru_cache(maxsize=8)
