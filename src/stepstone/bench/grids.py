@@ -8,7 +8,7 @@ pool (../shared/datasets or $STEPSTONE_DATASETS).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +134,9 @@ _GRID_TARGETS = ("tweeteval_emotion", "tweeteval_irony", "cr", "trec_coarse", "s
 _MEDIUM_SOURCES = ("absa_laptops", "absa_restaurants", "atis_intent", "clickbait",
                    "climate_fever", "clinc150", "commitmentbank_projection") + _REDUCED_SOURCES
 
-MEDIUM = Grid(
+#: ``replace`` keeps every setting of the reduced grid, which ``reuses`` requires.
+MEDIUM = replace(
+    REDUCED,
     name="medium",
     description=("CPU grid large enough to tell methods apart: the full grid's 12 targets x the "
                  "23 sources the default hub built with up to 4,000 examples x 3 seeds, with "
@@ -142,11 +144,6 @@ MEDIUM = Grid(
                  "2 epochs; learning rate 1e-4), so the reduced grid's cells are reused."),
     targets=_GRID_TARGETS,
     sources=_MEDIUM_SOURCES,
-    target_examples=500,
-    eval_examples=1000,
-    source_examples=4000,
-    source_finetune=FineTuneConfig(epochs=2, learning_rate=MINILM_LEARNING_RATE),
-    target_finetune=FineTuneConfig(epochs=3, learning_rate=MINILM_LEARNING_RATE),
     reuses=("reduced",),
 )
 

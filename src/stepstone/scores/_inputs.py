@@ -20,6 +20,14 @@ def feature_matrix(features: np.ndarray, n: int | None = None) -> np.ndarray:
     return f
 
 
+def classification_only(score: str) -> UnsupportedTargetError:
+    """The error of a classification-only score given a regression target (one wording for
+    the score functions and the registry's early check)."""
+    return UnsupportedTargetError(
+        f"{score} supports classification targets only, not regression targets; use logme, "
+        "knn or ridge (or their esm- forms), textemb, vocab-overlap, size or random instead")
+
+
 def class_ids(labels: np.ndarray, *, score: str, regression: bool = False,
               takes_regression: bool = False) -> tuple[np.ndarray, int]:
     """Class labels -> (ids 0..C-1 in order of the sorted distinct labels, C).
@@ -32,13 +40,24 @@ def class_ids(labels: np.ndarray, *, score: str, regression: bool = False,
         if takes_regression:
             raise ScoreError(f"{score}: the labels are not class ids (non-integer values); "
                              "pass regression=True for a regression target")
-        raise UnsupportedTargetError(f"{score} supports classification targets only, not "
-                                     "regression targets; use logme, knn or ridge (or their "
-                                     "esm- forms) instead")
+        raise classification_only(score)
     if y.ndim != 1:
         raise ScoreError(f"{score}: class labels must be one-dimensional, got shape {y.shape}")
     classes, ids = np.unique(y, return_inverse=True)
     return ids.astype(np.int64), len(classes)
+
+
+def two_class_inputs(features: np.ndarray, labels: np.ndarray, *, score: str,
+                     regression: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
+    """The checked inputs of a classification-only score that needs two or more classes.
+
+    Shapes: features (N, D), labels (N,) -> (x float64 (N, D), ids int64 (N,), C).
+    """
+    check_rows(features, labels)
+    ids, classes = class_ids(labels, score=score, regression=regression)
+    if classes < 2:
+        raise ScoreError(f"{score} needs at least two classes in the target")
+    return feature_matrix(features), ids, classes
 
 
 def regression_columns(labels: np.ndarray, n: int) -> np.ndarray:

@@ -28,8 +28,7 @@ import numpy as np
 from scipy.linalg import cho_factor, solve_triangular
 from scipy.special import logsumexp, softmax
 
-from ..errors import ScoreError
-from ._inputs import check_rows, class_ids, class_means, feature_matrix
+from ._inputs import class_means, feature_matrix, two_class_inputs
 from .sfda import MIN_SHRINKAGE
 
 ENERGY_FRACTION = 0.005
@@ -104,11 +103,8 @@ def energy_term(features: np.ndarray, *, fraction: float = ENERGY_FRACTION) -> f
 def etran_terms(features: np.ndarray, labels: np.ndarray, *, regression: bool = False
                 ) -> dict[str, float]:
     """{"energy": S_en, "lda": S_lda}. Shapes: features (N, D), labels (N,). Classification."""
-    check_rows(features, labels)
-    ids, classes = class_ids(labels, score="etran", regression=regression)
-    if classes < 2:
-        raise ScoreError("etran needs at least two classes in the target")
-    x = feature_matrix(features)
+    x, ids, classes = two_class_inputs(features, labels, score="etran",
+                                       regression=regression)
     probs = fit_shrinkage_lda(x, ids, classes).posteriors(x)
     return {"energy": energy_term(x), "lda": float(probs[np.arange(len(x)), ids].mean())}
 

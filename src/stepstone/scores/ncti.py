@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from ..errors import ScoreError
-from ._inputs import check_rows, class_ids, feature_matrix
+from ._inputs import two_class_inputs
 from .sfda import MIN_SHRINKAGE
 
 COMPONENTS = 64
@@ -33,11 +33,8 @@ def ncti_terms(features: np.ndarray, labels: np.ndarray, *, regression: bool = F
     from sklearn.decomposition import PCA
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-    check_rows(features, labels)
-    ids, classes = class_ids(labels, score="ncti", regression=regression)
-    if classes < 2:
-        raise ScoreError("ncti needs at least two classes in the target")
-    x = feature_matrix(features)
+    x, ids, classes = two_class_inputs(features, labels, score="ncti",
+                                       regression=regression)
     pca = PCA(n_components=min(COMPONENTS, *x.shape), svd_solver="full")
     reduced = pca.fit_transform(x)
     shrinkage = max(float(np.exp(-pca.explained_variance_[:SHRINKAGE_COMPONENTS].sum())),

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InvalidOptionError, UnsupportedTargetError
+from ..errors import InvalidOptionError
+from ._inputs import classification_only
 from .etran import WEIGHTS as ETRAN_WEIGHTS
 from .etran import etran, etran_terms
 from .gbc import gbc
@@ -65,10 +66,7 @@ class ScoreInfo:
     def check_target(self, regression: bool) -> None:
         """Raise a clear error for a regression target when the score cannot take one."""
         if regression and not self.regression:
-            raise UnsupportedTargetError(
-                f"{self.name} supports classification targets only, not regression targets; "
-                "use logme, knn or ridge (or their esm- forms), textemb, vocab-overlap, size or "
-                "random instead")
+            raise classification_only(self.name)
 
 
 SCORES: dict[str, ScoreInfo] = {info.name: info for info in [

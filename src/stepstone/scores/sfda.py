@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ScoreError
-from ._inputs import check_rows, class_ids, class_means, feature_matrix
+from ._inputs import class_means, two_class_inputs
 from ._special import softmax_rows
 
 #: Floor of the adaptive shrinkage (reference value).
@@ -32,11 +31,8 @@ def sfda(features: np.ndarray, labels: np.ndarray, *, regression: bool = False) 
 
     Shapes: features (N, D), labels (N,) -> float. Classification only.
     """
-    check_rows(features, labels)
-    ids, classes = class_ids(labels, score="sfda", regression=regression)
-    if classes < 2:
-        raise ScoreError("sfda needs at least two classes in the target")
-    x = feature_matrix(features)
+    x, ids, classes = two_class_inputs(features, labels, score="sfda",
+                                       regression=regression)
     probs, shrinkage = fda_posteriors(x, ids, classes)
     soft = softmax_rows(probs, axis=1)
     means, _ = class_means(x, ids, classes)
