@@ -85,6 +85,24 @@ def transfer(grid_name: str, results_dir: str | None, models_dir: str, only_avai
                f"(source model missing), {run.remaining} remaining")
 
 
+@bench.command()
+@grid_options
+@click.option("--models", "models_dir", type=click.Path(file_okay=False),
+              default="artifacts/models", show_default=True,
+              help="Tuned source models: say which are kept and which a run must tune first.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def status(grid_name: str, results_dir: str | None, models_dir: str, fmt: str) -> None:
+    """Cells done and left per source and target, the latest run's rate and the time left."""
+    import json
+
+    from ..bench.grid_status import grid_status
+
+    grid = _grid(grid_name)
+    report = grid_status(grid, _results_dir(results_dir, grid), models_dir=models_dir)
+    click.echo(json.dumps(report.to_dict(), indent=2) if fmt == "json" else report.to_text())
+
+
 def evaluation_options(func):
     """--hub, --methods and --models: what `evaluate` and `report` rank the grid's sources with."""
     func = click.option("--models", "models_dir", type=click.Path(file_okay=False),

@@ -1,0 +1,185 @@
+"""How far a grid's ground truth is: cells done and left per source and target, the rate of the
+latest run and the time it still needs (``stepstone bench status``).
+
+A grid runs for hours over several sessions and machines, so "how much is left, and when will
+it be done?" is asked often. The rate is measured, not assumed: it comes from the finish times
+in ``transfer.csv`` of the latest run, taken as the last stretch of cells without a pause longer
+than :data:`RUN_GAP` (cells taken over from another grid, or runs of earlier days, are older
+and fall outside it). It includes the time spent fine-tuning source models during that stretch,
+so the estimate is rough while models are still being tuned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .grids import Grid
+from .results import BASELINE, Cell, ResultsFile
+
+#: A pause longer than this between two finished cells ends a run.
+RUN_GAP = dt.timedelta(minutes=30)
+#: The rate needs at least this many cells of the latest run.
+MIN_RATE_CELLS = 5
+
+
+@dataclass(frozen=True)
+class GroupProgress:
+    """Cells of one source (or target, or the baselines): done of total."""
+
+    name: str
+    done: int
+    total: int
+    #: targets whose every seed is done (sources only)
+    complete_targets: int | None = None
+    targets: int | None = None
+    #: whether the source model is kept in the models folder (None: not looked for)
+    model_kept: bool | None = None
+
+    @property
+    def left(self) -> int:
+        return self.total - self.done
+
+
+@dataclass(frozen=True)
+class RunRate:
+    """The latest run: its cells, first and last finish time, and cells per hour."""
+
+    cells: int
+    first: str
+    last: str
+    cells_per_hour: float
+    #: whether a cell finished within RUN_GAP of the time of the status
+    active: bool
+
+
+@dataclass
+class GridStatus:
+    grid: str
+    done: int
+    total: int
+    baselines: GroupProgress
+    sources: list[GroupProgress] = field(default_factory=list)
+    targets: list[GroupProgress] = field(default_factory=list)
+    rate: RunRate | None = None
+    #: the time of the status (ISO, UTC)
+    now: str = ""
+
+    @property
+    def left(self) -> int:
+        return self.total - self.done
+
+    @property
+    def hours_left(self) -> float | None:
+        """At the latest run's rate; None without a rate (or 0 when nothing is left)."""
+        if not self.left:
+            return 0.0
+        return self.left / self.rate.cells_per_hour if self.rate else None
+
+    @property
+    def models_to_tune(self) -> list[str]:
+        return [s.name for s in self.sources if s.model_kept is False and s.left]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.update(left=self.left, hours_left=self.hours_left, models_to_tune=self.models_to_tune)
+        return out
+
+    def to_pandas(self):
+        """One row per source: done, total, left, complete targets, model kept."""
+        import pandas as pd
+
+        return pd.DataFrame([{**asdict(s), "left": s.left} for s in self.sources])
+
+    def to_text(self) -> str:
+        lines = [f"grid {self.grid}: {self.done} of {self.total} cells done "
+                 f"({100 * self.done / max(self.total, 1):.1f} %), {self.left} left; "
+                 f"baselines {self.baselines.done}/{self.baselines.total}"]
+        lines.append(self._rate_line())
+        if any(s.model_kept is not None for s in self.sources):
+            kept = sum(bool(s.model_kept) for s in self.sources)
+            todo = self.models_to_tune
+            lines.append(f"source models kept: {kept} of {len(self.sources)}"
+                         + (f"; still to fine-tune for unfinished cells: {len(todo)} "
+                            f"({', '.join(todo)})" if todo else ""))
+        width = max([len(g.name) for g in self.sources + self.targets] + [6])
+        lines += ["", f"{'source':<{width}}  done / cells  targets complete  model"]
+        for s in self.sources:
+            model = {True: "kept", False: "to tune" if s.left else "-", None: ""}[s.model_kept]
+            lines.append(f"{s.name:<{width}}  {s.done:>4} / {s.total:<5}  "
+                         f"{s.complete_targets:>2} / {s.targets:<11}  {model}")
+        lines += ["", f"{'target':<{width}}  done / cells"]
+        lines += [f"{t.name:<{width}}  {t.done:>4} / {t.total}" for t in self.targets]
+        return "\n".join(lines)
+
+    def _rate_line(self) -> str:
+        if not self.left:
+            return "every cell is done"
+        if self.rate is None:
+            return (f"latest run: fewer than {MIN_RATE_CELLS} cells, no rate to estimate the "
+                    "time left from")
+        state = "running" if self.rate.active else \
+            f"no cell finished in the last {int(RUN_GAP.total_seconds() // 60)} min"
+        return (f"latest run ({state}): {self.rate.cells} cells from {self.rate.first} to "
+                f"{self.rate.last}, {self.rate.cells_per_hour:.1f} cells/h; at that rate about "
+                f"{self.hours_left:.1f} h left")
+
+
+def grid_status(grid: Grid, results_dir: str | os.PathLike, *,
+                models_dir: str | os.PathLike | None = None,
+                now: dt.datetime | None = None) -> GridStatus:
+    """Progress of ``grid`` in ``results_dir``; ``models_dir``: also say which source models
+    are kept there (a missing model is fine-tuned by the next run before its cells)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    cells = [c for c in ResultsFile(results_dir).cells()
+             if (c.target, c.source, c.seed) in _grid_keys(grid)]
+    done = {c.key for c in cells}
+    keys = [(t, s or BASELINE, seed) for t, s, seed in grid.cells()]
+    baselines = [k for k in keys if k[1] == BASELINE]
+    return GridStatus(
+        grid=grid.name, done=len(done), total=len(keys),
+        baselines=GroupProgress(BASELINE, len(done & set(baselines)), len(baselines)),
+        sources=[_source_progress(grid, source, done, models_dir) for source in grid.sources],
+        targets=[GroupProgress(Path(t).name, sum(k in done for k in keys if k[0] == t),
+                               sum(k[0] == t for k in keys)) for t in grid.targets],
+        rate=latest_run_rate(cells, now=now), now=now.isoformat(timespec="seconds"))
+
+
+def latest_run_rate(cells: list[Cell], *, now: dt.datetime) -> RunRate | None:
+    """Cells per hour of the last stretch of ``cells`` without a pause over RUN_GAP."""
+    times = sorted(dt.datetime.fromisoformat(c.finished) for c in cells)
+    if not times:
+        return None
+    start = len(times) - 1
+    while start > 0 and times[start] - times[start - 1] <= RUN_GAP:
+        start -= 1
+    run = times[start:]
+    span = (run[-1] - run[0]).total_seconds() / 3600
+    if len(run) < MIN_RATE_CELLS or span <= 0:
+        return None
+    # n finish times span n - 1 intervals: the first cell's own duration lies before the span
+    return RunRate(cells=len(run), first=run[0].isoformat(timespec="minutes"),
+                   last=run[-1].isoformat(timespec="minutes"),
+                   cells_per_hour=(len(run) - 1) / span, active=now - run[-1] <= RUN_GAP)
+
+
+def _grid_keys(grid: Grid) -> set[tuple[str, str, int]]:
+    return {(t, s or BASELINE, seed) for t, s, seed in grid.cells()}
+
+
+def _source_progress(grid: Grid, source: str, done: set[tuple[str, str, int]],
+                     models_dir: str | os.PathLike | None) -> GroupProgress:
+    targets = [t for t in grid.targets if source in grid.candidates(t)]
+    complete = [t for t in targets if all((t, source, s) in done for s in grid.seeds)]
+    count = sum((t, source, s) in done for t in targets for s in grid.seeds)
+    kept = None
+    if models_dir is not None:
+        from ..finetune.model import TunedModel  # torch: only when the models are looked at
+        from .workers import source_folder
+
+        kept = TunedModel.is_saved(source_folder(models_dir, source))
+    return GroupProgress(Path(source).name, count, len(targets) * len(grid.seeds),
+                         complete_targets=len(complete), targets=len(targets), model_kept=kept)

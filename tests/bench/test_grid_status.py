@@ -1,0 +1,114 @@
+"""`bench status`: cells done and left, the latest run's rate, the source models to tune."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from stepstone.bench import Grid, ResultsFile
+from stepstone.bench.grid_status import grid_status, latest_run_rate
+from stepstone.bench.results import BASELINE, Cell
+from stepstone.cli import main
+from stepstone.finetune.model import TUNED_META
+
+T0 = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.timezone.utc)
+# 2 targets x (baseline + 2 candidates: a target is not its own candidate) x 2 seeds = 12 cells
+GRID = Grid(name="toy", targets=("alpha", "gamma"), sources=("alpha", "beta", "gamma"),
+            seeds=(1, 2))
+
+
+def _cell(target: str, source: str, seed: int, finished: dt.datetime) -> Cell:
+    return Cell(target=target, source=source, seed=seed, score=0.5, metric="accuracy",
+                train_examples=10, eval_examples=10, seconds=60.0, device="cpu",
+                finished=finished.isoformat())
+
+
+def _results(tmp_path, cells: list[tuple[str, str, int]], *, start: dt.datetime = T0,
+             step: dt.timedelta = dt.timedelta(minutes=2)) -> ResultsFile:
+    results = ResultsFile(tmp_path / "results")
+    for i, (target, source, seed) in enumerate(cells):
+        results.append(_cell(target, source, seed, start + i * step))
+    return results
+
+
+def test_counts_per_source_target_and_baseline(tmp_path):
+    done = [("alpha", BASELINE, 1), ("alpha", BASELINE, 2), ("alpha", "beta", 1),
+            ("alpha", "beta", 2), ("alpha", "gamma", 1), ("gamma", "beta", 2),
+            ("other", "beta", 1)]  # not a cell of the grid: not counted
+    results = _results(tmp_path, done)
+    status = grid_status(GRID, results.folder, now=T0 + dt.timedelta(minutes=13))
+    assert (status.done, status.total, status.left) == (6, 12, 6)
+    assert (status.baselines.done, status.baselines.total) == (2, 4)
+    sources = {s.name: s for s in status.sources}
+    # beta is a candidate of both targets: complete on alpha, one seed of two on gamma
+    assert (sources["beta"].done, sources["beta"].total) == (3, 4)
+    assert (sources["beta"].complete_targets, sources["beta"].targets) == (1, 2)
+    # alpha is only gamma's candidate, gamma only alpha's
+    assert (sources["alpha"].done, sources["alpha"].total, sources["alpha"].targets) == (0, 2, 1)
+    assert (sources["gamma"].done, sources["gamma"].complete_targets) == (1, 0)
+    assert {t.name: (t.done, t.total) for t in status.targets} == {"alpha": (5, 6),
+                                                                   "gamma": (1, 6)}
+    assert all(s.model_kept is None for s in status.sources)  # no models folder given
+
+
+def test_rate_is_that_of_the_latest_run_and_gives_the_time_left(tmp_path):
+    old = [("alpha", BASELINE, 1), ("alpha", BASELINE, 2)]  # a run of an earlier day
+    new = [("alpha", "beta", 1), ("alpha", "beta", 2), ("alpha", "gamma", 1),
+           ("alpha", "gamma", 2), ("gamma", BASELINE, 1), ("gamma", BASELINE, 2)]
+    results = _results(tmp_path, old, start=T0 - dt.timedelta(days=1))
+    for i, key in enumerate(new):  # one cell every 6 minutes: 10 cells per hour
+        results.append(_cell(*key, T0 + i * dt.timedelta(minutes=6)))
+    status = grid_status(GRID, results.folder, now=T0 + dt.timedelta(minutes=40))
+    rate = status.rate
+    assert rate.cells == 6 and rate.active
+    assert rate.cells_per_hour == pytest.approx(10.0)
+    assert status.left == 4 and status.hours_left == pytest.approx(0.4)
+    assert rate.first.startswith("2026-12-01T08:00") and rate.last.startswith("2026-12-01T08:30")
+    # an hour after the last cell the run is no longer active; the rate stays
+    later = grid_status(GRID, results.folder, now=T0 + dt.timedelta(hours=2))
+    assert not later.rate.active and later.rate.cells_per_hour == pytest.approx(10.0)
+    assert "no cell finished in the last 30 min" in later.to_text()
+
+
+def test_no_rate_from_too_few_cells_and_none_needed_when_done(tmp_path):
+    cells = [_cell("alpha", BASELINE, 1, T0), _cell("alpha", BASELINE, 2, T0)]
+    assert latest_run_rate(cells, now=T0) is None  # fewer than 5, and no time between
+    assert latest_run_rate([], now=T0) is None
+    results = _results(tmp_path, [(t, s or BASELINE, seed) for t, s, seed in GRID.cells()])
+    status = grid_status(GRID, results.folder, now=T0)
+    assert status.left == 0 and status.hours_left == 0.0
+    assert "every cell is done" in status.to_text()
+
+
+def test_models_kept_and_to_tune(tmp_path):
+    results = _results(tmp_path, [("gamma", "alpha", 1), ("gamma", "alpha", 2)])
+    models = tmp_path / "models"
+    (models / "beta").mkdir(parents=True)
+    (models / "beta" / TUNED_META).write_text("{}")
+    (models / "gamma").mkdir()  # a folder without a saved model (an interrupted save)
+    status = grid_status(GRID, results.folder, models_dir=models, now=T0)
+    kept = {s.name: s.model_kept for s in status.sources}
+    assert kept == {"alpha": False, "beta": True, "gamma": False}
+    # alpha's cells are all done, so its missing model needs no tuning
+    assert status.models_to_tune == ["gamma"]
+    assert "still to fine-tune for unfinished cells: 1 (gamma)" in status.to_text()
+
+
+def test_cli_text_and_json(tmp_path):
+    results = _results(tmp_path, [("alpha", BASELINE, 1), ("alpha", "beta", 1)])
+    grid_file = tmp_path / "grid.json"
+    grid_file.write_text(json.dumps(GRID.to_dict()))
+    runner = CliRunner()
+    text = runner.invoke(main, ["bench", "status", "--grid", str(grid_file), "--results",
+                                str(results.folder), "--models", str(tmp_path / "none")])
+    assert text.exit_code == 0, text.output
+    assert text.output.startswith("grid toy: 2 of 12 cells done (16.7 %), 10 left")
+    out = runner.invoke(main, ["bench", "status", "--grid", str(grid_file), "--results",
+                               str(results.folder), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert (data["done"], data["left"], data["rate"]) == (2, 10, None)
+    assert [s["name"] for s in data["sources"]] == ["alpha", "beta", "gamma"]
