@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 from stepstone.bench import expected_best_of_top_k, ndcg, regret_at_k, selection_metrics
+from stepstone.bench.metrics import top1_gain
 
 # one target, four candidate sources, true accuracies and a method's scores
 TRUE = np.array([0.80, 0.70, 0.90, 0.60])  # best source: index 2 (0.90)
@@ -27,6 +28,17 @@ def test_baseline_counts_towards_the_best_possible_result():
     # the paper takes P* over the whole column, the no-transfer row included
     assert regret_at_k(PRED, TRUE, 3, baseline=0.95) == pytest.approx((0.95 - 0.90) / 0.95 * 100)
     assert regret_at_k(PRED, TRUE, 3, baseline=0.50) == pytest.approx(0.0)  # baseline worse
+
+
+def test_gain_of_the_top_pick_by_hand():
+    # top-1 = source 1 (0.70) against a baseline of 0.75: -5 points; 0.90 would gain +15
+    assert top1_gain(PRED, TRUE, baseline=0.75) == pytest.approx(-5.0)
+    assert top1_gain(TRUE, TRUE, baseline=0.75) == pytest.approx(15.0)
+    # a tie at the top: the mean of the tied sources (0.80 and 0.70) - 0.75
+    assert top1_gain(np.array([1.0, 1.0, 0.0, 0.0]), TRUE, baseline=0.75) == pytest.approx(0.0)
+    assert np.isnan(top1_gain(PRED, TRUE, baseline=None))
+    # it does not depend on the best result, unlike regret: a low-scoring target counts the same
+    assert selection_metrics(PRED, TRUE - 0.5, baseline=0.25)["gain@1"] == pytest.approx(-5.0)
 
 
 def test_ndcg_by_hand():
@@ -75,5 +87,6 @@ def test_rank_correlations():
     m = selection_metrics(PRED, TRUE, baseline=0.75)
     assert m["spearman"] == pytest.approx(stats.spearmanr(PRED, TRUE).statistic)
     assert m["weighted_tau"] == pytest.approx(stats.weightedtau(TRUE, PRED).statistic)
-    assert set(m) == {"regret@1", "regret@3", "regret@5", "ndcg", "spearman", "weighted_tau"}
+    assert set(m) == {"regret@1", "regret@3", "regret@5", "gain@1", "ndcg", "spearman",
+                      "weighted_tau"}
     assert np.isnan(selection_metrics(np.zeros(4), TRUE, baseline=None)["spearman"])

@@ -31,7 +31,7 @@ def test_batch_metrics_match_the_scalar_definitions():
         batch = batch_metrics(predicted, true, base)
         for r in range(6):
             scalar = selection_metrics(predicted, true[r], baseline=base[r])
-            for name in ("regret@1", "regret@3", "regret@5", "ndcg"):
+            for name in ("regret@1", "regret@3", "regret@5", "gain@1", "ndcg"):
                 assert batch[name][r] == pytest.approx(scalar[name], rel=1e-12, abs=1e-12)
             expected = scalar["spearman"]
             if np.isnan(expected):
@@ -68,6 +68,11 @@ def test_a_perfect_ranking_has_zero_regret_with_a_zero_width_interval():
     assert mean == low == high == 0.0
     mean, low, high, _ = boot.interval("oracle", "ndcg")
     assert mean == pytest.approx(100.0) and low == pytest.approx(100.0) == high
+    # the oracle's pick gains its best source's result over the (zero) baseline, in points
+    mean, _, _, _ = boot.interval("oracle", "gain@1")
+    assert mean == pytest.approx(np.mean([100 * t.means()[0].max() for t in truths]))
+    mean, low, high, _ = boot.interval("no transfer", "gain@1")
+    assert mean == low == high == 0.0
 
 
 def test_a_random_rankings_interval_covers_the_exact_expectation():
@@ -75,7 +80,7 @@ def test_a_random_rankings_interval_covers_the_exact_expectation():
     truths = _truths(rng, targets=40, noise=0.02)
     random = {"random": {t.name: rng.normal(size=len(t.sources)) for t in truths}}
     boot = bootstrap(truths, random, replicates=1000)
-    for metric in ("regret@1", "regret@3", "ndcg"):
+    for metric in ("regret@1", "regret@3", "gain@1", "ndcg"):
         _, low, high, _ = boot.interval("random", metric)
         expected, _, _, _ = boot.interval("random (expected)", metric)
         assert low <= expected <= high, metric
@@ -122,6 +127,8 @@ def test_noise_ceiling():
     expected_regret = (0.9 - 0.5) / 0.9 * 100
     assert noise_ceiling(truth)["regret@1"] == pytest.approx(expected_regret)
     assert noise_ceiling(truth)["spearman"] == pytest.approx(-1.0)
+    # the pick (0.5 under the judging seed) against a baseline of 0: +50 points
+    assert noise_ceiling(truth)["gain@1"] == pytest.approx(50.0)
     assert noise_ceiling(truth)["ndcg"] == pytest.approx(ndcg(np.array([1.0, 0.0]),
                                                               np.array([0.5, 0.9])))
     assert spearman(np.array([1.0, 0.0]), np.array([0.5, 0.9])) == pytest.approx(-1.0)

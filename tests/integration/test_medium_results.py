@@ -52,7 +52,8 @@ def test_evaluate_reproduces_the_committed_tables():
     expected = committed[keep].sort_values(["method", "target"]).reset_index(drop=True)
     got = fresh.per_target.sort_values(["method", "target"]).reset_index(drop=True)
     assert got[["method", "target"]].equals(expected[["method", "target"]])
-    metrics = ["regret@1", "regret@3", "regret@5", "ndcg", "spearman", "weighted_tau"]
+    metrics = ["regret@1", "regret@3", "regret@5", "gain@1", "ndcg", "spearman",
+               "weighted_tau"]
     np.testing.assert_allclose(got[metrics].to_numpy(float), expected[metrics].to_numpy(float),
                                rtol=1e-6, atol=1e-9, equal_nan=True)
     committed = pd.read_csv(MEDIUM / "evaluation_intervals.csv").set_index("method")

@@ -24,7 +24,8 @@ from .uncertainty import BOOT_METRICS, Bootstrap, TargetTruth, bootstrap, noise_
 
 logger = logging.getLogger(__name__)
 
-METRICS = ("regret@1", "regret@3", "regret@5", "ndcg", "spearman", "weighted_tau")
+METRICS = ("regret@1", "regret@3", "regret@5", "gain@1", "ndcg", "spearman",
+           "weighted_tau")
 #: Rows that need no ranking method: random order (exact expectation) and no intermediate step.
 RANDOM, NO_TRANSFER = "random (expected)", "no transfer"
 #: The row of one seed's ground truth used as a ranking (bench/uncertainty.py).
@@ -298,13 +299,13 @@ def _bootstrap(truth: GroundTruth, aligned: dict[str, dict[str, np.ndarray]], *,
 
 
 def _no_transfer(true: np.ndarray, base: float | None) -> dict[str, float]:
-    """Choosing no intermediate task: its regret at every k, no ranking metrics."""
+    """Choosing no intermediate task: its regret at every k, no gain, no ranking metrics."""
     if base is None or not len(true):
         return {m: np.nan for m in METRICS}
     best = max(true.max(), base)
     regret = (best - base) / best * 100
-    return {**{f"regret@{k}": regret for k in (1, 3, 5)}, "ndcg": np.nan, "spearman": np.nan,
-            "weighted_tau": np.nan}
+    return {**{f"regret@{k}": regret for k in (1, 3, 5)}, "gain@1": 0.0, "ndcg": np.nan,
+            "spearman": np.nan, "weighted_tau": np.nan}
 
 
 def _row(method: str, target: str, kind: str, metrics: dict[str, float]) -> dict[str, Any]:

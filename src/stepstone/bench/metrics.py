@@ -7,6 +7,11 @@ Definitions follow the paper's evaluation code (reference/paper.md §2.5):
 * NDCG = DCG(predicted order) / DCG(ideal order) × 100 with gain 2^(100·perf) − 1 and discount
   log2(i + 1), over the candidate sources (the baseline is not a candidate).
 
+* Gain@1 (not in the paper) = true result of the top-1 predicted source − the no-transfer
+  baseline, in points (× 100): what following the method's first pick buys, in the units of the
+  target's own metric. Regret is relative to P*, so a target with a low score (a weak
+  correlation) weighs more in a mean regret; the mean gain weighs every point the same.
+
 Ties in the predicted scores are handled explicitly, as the expected value over a random order of
 the tied sources: NDCG gives each position of a tied group the group's mean gain (as
 sklearn's ``ndcg_score`` does), and Regret@k takes the expected best result when only some of a
@@ -67,6 +72,15 @@ def regret_at_k(predicted: np.ndarray, true: np.ndarray, k: int, *,
     return (best - expected_best_of_top_k(predicted, true, k)) / best * 100.0
 
 
+def top1_gain(predicted: np.ndarray, true: np.ndarray, *, baseline: float | None) -> float:
+    """Gain@1 in points: E[true result of the top-1 pick] − ``baseline``, × 100 (ties: the mean
+    of the tied top group). NaN without a baseline. Shapes: predicted (S,), true (S,)."""
+    if baseline is None:
+        return float("nan")
+    top = _tie_groups(np.asarray(predicted, float))[0]
+    return (float(np.asarray(true, float)[top].mean()) - baseline) * 100.0
+
+
 def _gains(true: np.ndarray) -> np.ndarray:
     return np.power(2.0, 100.0 * np.asarray(true, float)) - 1.0
 
@@ -106,8 +120,10 @@ def weighted_kendall(predicted: np.ndarray, true: np.ndarray) -> float:
 
 def selection_metrics(predicted: np.ndarray, true: np.ndarray, *, baseline: float | None,
                       ks: tuple[int, ...] = (1, 3, 5)) -> dict[str, float]:
-    """All metrics for one target: regret@k for each k, NDCG, Spearman, weighted Kendall τ."""
+    """All metrics for one target: regret@k for each k, gain@1, NDCG, Spearman, weighted
+    Kendall τ."""
     out = {f"regret@{k}": regret_at_k(predicted, true, k, baseline=baseline) for k in ks}
+    out["gain@1"] = top1_gain(predicted, true, baseline=baseline)
     out["ndcg"] = ndcg(predicted, true)
     out["spearman"] = spearman(predicted, true)
     out["weighted_tau"] = weighted_kendall(predicted, true)

@@ -63,7 +63,10 @@ def _markdown(grid: Grid, truth: GroundTruth, evaluation: Evaluation, plots: lis
         markdown_table(summary, digits=4), "",
         "## How well each method selects sources", "",
         "Regret@k: how far the best of the top-k picks is below the best available result "
-        "(the baseline included), in percent; NDCG with the paper's gain 2^(100·score) − 1. "
+        "(the baseline included), in percent; gain@1: the result of the top pick minus the "
+        "no-transfer baseline, in points (what following the first pick buys; unlike regret "
+        "it does not weigh low-scoring targets more); NDCG with the paper's gain "
+        "2^(100·score) − 1. "
         f"`{RANDOM}` is the exact expectation of a random order; `{NO_TRANSFER}` is the regret "
         "of skipping intermediate training.", "",
         markdown_table(evaluation.summary()), "",

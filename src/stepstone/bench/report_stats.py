@@ -68,7 +68,8 @@ def statistics_sections(evaluation: Evaluation, folder: Path) -> tuple[list[str]
         markdown_table(interval_table(intervals)), "",
         f"### {REFERENCE_METHOD} against every other method", "",
         f"Difference {REFERENCE_METHOD} minus the other method (regret: negative = "
-        f"{REFERENCE_METHOD} better; NDCG and Spearman: positive = {REFERENCE_METHOD} better) "
+        f"{REFERENCE_METHOD} better; gain@1, NDCG and Spearman: positive = {REFERENCE_METHOD} "
+        "better) "
         f"on the targets both scored, with its {LEVEL:.0%} paired bootstrap interval; `p` is "
         "a two-sided sign-flip permutation test over targets (exact), `p (BH)` the same after "
         "the Benjamini-Hochberg correction over the methods compared for that metric. With T "
