@@ -4,12 +4,16 @@ reproduces the committed tables (points and bootstrap intervals) from them."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from stepstone._env import default_hub_path
 from stepstone.bench import ResultsFile, evaluate_methods, load_grid
+from stepstone.bench.report import REPORT_INPUTS
 from stepstone.bench.tuned_scores import TunedScores
 from tests.helpers import REPO, requires_shared
 
@@ -42,11 +46,26 @@ def test_tuned_scores_belong_to_the_grid():
         assert np.isfinite(float(row["score"]))
 
 
+def report_inputs(folder: Path) -> Path:
+    """A copy of the rows the committed report was made from (report_inputs.json): the grid
+    may be running in this checkout and appending cells; on a clean checkout it is all rows."""
+    counts = json.loads((MEDIUM / REPORT_INPUTS).read_text(encoding="utf-8"))
+    folder.mkdir()
+    for name, rows in (("transfer.csv", counts["transfer_rows"]),
+                       ("tuned_scores.csv", counts["tuned_score_rows"])):
+        lines = (MEDIUM / name).read_text(encoding="utf-8").splitlines(keepends=True)
+        assert len(lines) > rows, f"{name} has fewer rows than the report was made from"
+        (folder / name).write_text("".join(lines[:rows + 1]), encoding="utf-8")
+    for name in ("transfer.json", "source_models.jsonl"):
+        (folder / name).write_bytes((MEDIUM / name).read_bytes())
+    return folder
+
+
 @pytest.mark.skipif(not (MEDIUM / "evaluation_intervals.csv").is_file(),
                     reason="the medium grid's report is not committed yet")
-def test_evaluate_reproduces_the_committed_tables():
-    fresh = evaluate_methods(load_grid("medium"), MEDIUM, hub=default_hub_path(),
-                             methods=METHODS)
+def test_evaluate_reproduces_the_committed_tables(tmp_path):
+    fresh = evaluate_methods(load_grid("medium"), report_inputs(tmp_path / "medium"),
+                             hub=default_hub_path(), methods=METHODS)
     committed = pd.read_csv(MEDIUM / "evaluation_per_target.csv")
     keep = committed["method"].isin(METHODS + ["random (expected)", "no transfer"])
     expected = committed[keep].sort_values(["method", "target"]).reset_index(drop=True)

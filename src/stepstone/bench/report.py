@@ -7,21 +7,26 @@ from pathlib import Path
 
 import numpy as np
 
+from .._io import write_json
 from .evaluate import NO_TRANSFER, RANDOM, Evaluation, GroundTruth
 from .grids import Grid
 from .metrics import regret_at_k
 from .report_html import write_report_html
 from .report_stats import statistics_sections
 from .tables import markdown_table
+from .tuned_scores import TunedScores
 
 MAX_K = 10
+REPORT_INPUTS = "report_inputs.json"
 
 
 def write_report(grid: Grid, truth: GroundTruth, evaluation: Evaluation,
                  folder: str | os.PathLike, *, command: str = "") -> Path:
     """Write ``report.md``, ``gains.png``, ``regret_curves.png`` and ``esm_logme_vs_gain.png``
-    (when ESM-LogME was evaluated) into ``folder``, and ``report.html`` (the Markdown with the
-    plots inlined); returns the Markdown path."""
+    (when ESM-LogME was evaluated) into ``folder``, ``report.html`` (the Markdown with the
+    plots inlined), the tables as CSV and ``report_inputs.json`` (how many rows of
+    ``transfer.csv`` and ``tuned_scores.csv`` the report was made from); returns the Markdown
+    path."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
@@ -41,6 +46,10 @@ def write_report(grid: Grid, truth: GroundTruth, evaluation: Evaluation,
     evaluation.per_target.to_csv(folder / "evaluation_per_target.csv", index=False)
     evaluation.summary().to_csv(folder / "evaluation_summary.csv", index=False)
     truth.summary().to_csv(folder / "ground_truth_summary.csv", index=False)
+    # the report's inputs are the first rows of files that a running grid keeps appending to:
+    # how many, so that the report can be reproduced from those rows while the grid grows
+    write_json(folder / REPORT_INPUTS, {"transfer_rows": len(truth.raw),
+                                        "tuned_score_rows": len(TunedScores(folder).rows())})
     return path
 
 
