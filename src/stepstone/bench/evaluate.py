@@ -20,6 +20,7 @@ from .metrics import selection_metrics
 from .results import BASELINE, ResultsFile
 from .tables import markdown_table
 from .tuned_scores import TunedScores
+from .score_cache import ScoreCache, is_independent
 from .uncertainty import BOOT_METRICS, Bootstrap, TargetTruth, bootstrap, noise_ceiling
 
 logger = logging.getLogger(__name__)
@@ -211,14 +212,17 @@ class Evaluation:
 def evaluate_methods(grid: Grid, results_dir: str | os.PathLike, *, hub: Hub | str | os.PathLike,
                      methods: list[str], show_progress: bool | None = None,
                      rank_options: dict[str, Any] | None = None, replicates: int = 2000,
-                     seed: int = 0) -> Evaluation:
+                     seed: int = 0, use_cache: bool = True) -> Evaluation:
     """Rank each target's candidates with every method and compare with the ground truth.
 
     Each target is ranked with the same training sample the ground truth fine-tuned on. A
     candidate a method cannot score is placed last (tied with other such candidates). Methods
     on tuned source models use the scores stored with the results (bench/tuned_scores.py)
     unless ``rank_options["models_dir"]`` names an existing folder of models. ``replicates``
-    seed-and-target bootstrap resamples give the intervals (0: none).
+    seed-and-target bootstrap resamples give the intervals (0: none). With ``use_cache`` the
+    scores of methods that score each source on its own are kept between evaluations
+    (bench/score_cache.py): all of a target's candidates are scored once, and later
+    evaluations pick out the sources measured by then.
     """
     truth = GroundTruth.from_results(ResultsFile(results_dir), grid)
     hub = hub if isinstance(hub, Hub) else Hub(hub)
@@ -226,6 +230,7 @@ def evaluate_methods(grid: Grid, results_dir: str | os.PathLike, *, hub: Hub | s
     models_dir = (rank_options or {}).get("models_dir")
     live_models = models_dir is not None and Path(models_dir).is_dir()
     used_stored: set[str] = set()
+    cache = ScoreCache() if use_cache else None
     rows, predictions, aligned = [], {}, {}
     for target in truth.ranked_targets:
         true = truth.sources(target)
@@ -241,6 +246,10 @@ def evaluate_methods(grid: Grid, results_dir: str | os.PathLike, *, hub: Hub | s
             if not live_models and key in stored:
                 scores = {ids[i]: s for i, s in stored[key].items() if i in ids}
                 used_stored.add(method)
+            elif use_cache and is_independent(method):
+                scores = _cached_scores(target, method, hub=hub, grid=grid, cache=cache,
+                                        show_progress=show_progress, rank_options=rank_options)
+                scores = {s: v for s, v in scores.items() if s in true.index}
             else:
                 scores = _live_scores(target, method, hub=hub, grid=grid, ids=ids,
                                       show_progress=show_progress, rank_options=rank_options)
@@ -275,6 +284,26 @@ def _live_scores(target: str, method: str, *, hub: Hub, grid: Grid, ids: dict[st
     if not scores:  # e.g. a method on tuned models without them: no ranking to judge
         reason = ranking.skipped[0].reason if ranking.skipped else "no scores"
         logger.warning("%s scored no source of %s (%s); left out", method, target, reason)
+    return scores
+
+
+def _cached_scores(target: str, method: str, *, hub: Hub, grid: Grid, cache: ScoreCache,
+                   show_progress: bool | None, rank_options: dict[str, Any] | None
+                   ) -> dict[str, float]:
+    """``method``'s score of every candidate of ``target`` in the grid, measured or not, from
+    the cache when it has them (computed and kept otherwise)."""
+    ids = {slugify(task_name(s)): s for s in grid.candidates(target)}
+    key = cache.key(method=method, target=target, num_examples=grid.target_examples,
+                    seed=grid.sample_seed, hub=hub, candidates=list(ids),
+                    options=rank_options or {})
+    scores = cache.get(key)
+    if scores is None:
+        scores = _live_scores(target, method, hub=hub, grid=grid, ids=ids,
+                              show_progress=show_progress, rank_options=rank_options)
+        if scores:  # nothing kept for a method that could not score the target
+            cache.put(key, scores)
+    else:
+        logger.debug("%s on %s: %d scores from the cache", method, target, len(scores))
     return scores
 
 

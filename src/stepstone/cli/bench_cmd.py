@@ -104,7 +104,11 @@ def status(grid_name: str, results_dir: str | None, models_dir: str, fmt: str) -
 
 
 def evaluation_options(func):
-    """--hub, --methods and --models: what `evaluate` and `report` rank the grid's sources with."""
+    """--hub, --methods, --models and --no-cache: what `evaluate` and `report` rank the grid's
+    sources with."""
+    func = click.option("--no-cache", "no_cache", is_flag=True,
+                        help="Recompute every method's scores instead of reading those kept in "
+                        "$STEPSTONE_CACHE/evaluate by earlier evaluations.")(func)
     func = click.option("--models", "models_dir", type=click.Path(file_okay=False),
                         help="Kept tuned source models, for the methods that need them "
                         "(logme, leep, nce, taskemb).")(func)
@@ -131,8 +135,8 @@ TABLES = ("overview", "intervals", "paired", "fidelity", "summary", "per-target"
               help="Bootstrap resamples (targets and seeds) for the intervals; 0: none.")
 @verbosity
 def evaluate(grid_name: str, results_dir: str | None, hub_path: str | None, methods: str,
-             models_dir: str | None, fmt: str, table_name: str, per_target: bool,
-             replicates: int, verbose: int, quiet: bool) -> None:
+             models_dir: str | None, no_cache: bool, fmt: str, table_name: str,
+             per_target: bool, replicates: int, verbose: int, quiet: bool) -> None:
     """Regret@1/3/5, NDCG and Spearman of every method with 90 % intervals, ESM-LogME against
     every other method, and the noise ceiling, from the committed ground truth."""
     from ..bench import evaluate_methods
@@ -147,7 +151,7 @@ def evaluate(grid_name: str, results_dir: str | None, hub_path: str | None, meth
     evaluation = evaluate_methods(grid, _results_dir(results_dir, grid),
                                   hub=resolve_hub_path(hub_path), methods=_methods(methods),
                                   show_progress=False, rank_options={"models_dir": models_dir},
-                                  replicates=replicates)
+                                  replicates=replicates, use_cache=not no_cache)
     tables = {"intervals": evaluation.intervals, "paired": evaluation.paired,
               "fidelity": evaluation.fidelity, "summary": evaluation.summary,
               "per-target": lambda: evaluation.per_target}
@@ -175,7 +179,7 @@ def evaluate(grid_name: str, results_dir: str | None, hub_path: str | None, meth
 @evaluation_options
 @verbosity
 def report(grid_name: str, results_dir: str | None, hub_path: str | None, methods: str,
-           models_dir: str | None, verbose: int, quiet: bool) -> None:
+           models_dir: str | None, no_cache: bool, verbose: int, quiet: bool) -> None:
     """Write report.md, PNG plots (gains heatmap, regret@k curves, ESM-LogME vs gain) and
     report.html (the report with its plots inlined, one file to share)."""
     from ..bench import GroundTruth, ResultsFile, evaluate_methods, write_report
@@ -185,7 +189,8 @@ def report(grid_name: str, results_dir: str | None, hub_path: str | None, method
     folder = _results_dir(results_dir, grid)
     evaluation = evaluate_methods(grid, folder, hub=resolve_hub_path(hub_path),
                                   methods=_methods(methods), show_progress=False,
-                                  rank_options={"models_dir": models_dir})
+                                  rank_options={"models_dir": models_dir},
+                                  use_cache=not no_cache)
     truth = GroundTruth.from_results(ResultsFile(folder), grid)
     command = "stepstone " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     path = write_report(grid, truth, evaluation, folder, command=command)
