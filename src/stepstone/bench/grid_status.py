@@ -134,10 +134,10 @@ def grid_status(grid: Grid, results_dir: str | os.PathLike, *,
     """Progress of ``grid`` in ``results_dir``; ``models_dir``: also say which source models
     are kept there (a missing model is fine-tuned by the next run before its cells)."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    cells = [c for c in ResultsFile(results_dir).cells()
-             if (c.target, c.source, c.seed) in _grid_keys(grid)]
-    done = {c.key for c in cells}
     keys = [(t, s or BASELINE, seed) for t, s, seed in grid.cells()]
+    in_grid = set(keys)
+    cells = [c for c in ResultsFile(results_dir).cells() if c.key in in_grid]
+    done = {c.key for c in cells}
     baselines = [k for k in keys if k[1] == BASELINE]
     return GridStatus(
         grid=grid.name, done=len(done), total=len(keys),
@@ -164,10 +164,6 @@ def latest_run_rate(cells: list[Cell], *, now: dt.datetime) -> RunRate | None:
     return RunRate(cells=len(run), first=run[0].isoformat(timespec="minutes"),
                    last=run[-1].isoformat(timespec="minutes"),
                    cells_per_hour=(len(run) - 1) / span, active=now - run[-1] <= RUN_GAP)
-
-
-def _grid_keys(grid: Grid) -> set[tuple[str, str, int]]:
-    return {(t, s or BASELINE, seed) for t, s, seed in grid.cells()}
 
 
 def _source_progress(grid: Grid, source: str, done: set[tuple[str, str, int]],
