@@ -132,3 +132,25 @@ def test_nothing_is_kept_for_a_method_that_scored_nothing(tmp_path, monkeypatch)
 def test_cache_folder_follows_stepstone_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("STEPSTONE_CACHE", str(tmp_path / "c"))
     assert ScoreCache().folder == tmp_path / "c" / "evaluate"
+
+
+def test_a_method_failing_on_every_target_is_reported_once(tmp_path, monkeypatch, caplog):
+    from stepstone.errors import StepstoneError
+
+    def no_models(target, **_):
+        raise StepstoneError("'taskemb' needs the sources' fine-tuned models: pass --models")
+
+    monkeypatch.setenv("STEPSTONE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(evaluate_module, "rank_sources", no_models)
+    results = _results(tmp_path, [("alpha", "beta"), ("alpha", "gamma"), ("gamma", "beta"),
+                                  ("gamma", "alpha")])
+    with caplog.at_level(logging.ERROR, logger="stepstone"):
+        evaluation = evaluate_methods(GRID, results.folder, hub=Hub(tmp_path / "hub", create=True),
+                                      methods=["taskemb", "esm-logme"], replicates=0)
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 2, errors  # one per method, not one per (method, target)
+    assert any("taskemb failed on 2 target(s) (alpha, gamma)" in e for e in errors)
+    assert evaluation.failed["taskemb"].startswith("'taskemb' needs the sources'")
+    assert set(evaluation.failed) == {"taskemb", "esm-logme"}
+    assert set(evaluation.per_target.method) == {"no transfer", "random (expected)"}
+    assert not list((tmp_path / "cache").glob("evaluate/*.json"))

@@ -130,6 +130,8 @@ class Evaluation:
     boot: Bootstrap | None = None
     #: methods whose scores came from the stored tuned-model scores, not from live models
     stored_methods: list[str] = field(default_factory=list)
+    #: method -> why it failed on the targets it got no row for (e.g. taskemb without models)
+    failed: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
         """Mean over targets by task type (and over all targets), per method."""
@@ -230,6 +232,7 @@ def evaluate_methods(grid: Grid, results_dir: str | os.PathLike, *, hub: Hub | s
     models_dir = (rank_options or {}).get("models_dir")
     live_models = models_dir is not None and Path(models_dir).is_dir()
     used_stored: set[str] = set()
+    failures: dict[tuple[str, str], list[str]] = {}
     cache = ScoreCache() if use_cache else None
     rows, predictions, aligned = [], {}, {}
     for target in truth.ranked_targets:
@@ -248,11 +251,13 @@ def evaluate_methods(grid: Grid, results_dir: str | os.PathLike, *, hub: Hub | s
                 used_stored.add(method)
             elif use_cache and is_independent(method):
                 scores = _cached_scores(target, method, hub=hub, grid=grid, cache=cache,
-                                        show_progress=show_progress, rank_options=rank_options)
+                                        failures=failures, show_progress=show_progress,
+                                        rank_options=rank_options)
                 scores = {s: v for s, v in scores.items() if s in true.index}
             else:
                 scores = _live_scores(target, method, hub=hub, grid=grid, ids=ids,
-                                      show_progress=show_progress, rank_options=rank_options)
+                                      failures=failures, show_progress=show_progress,
+                                      rank_options=rank_options)
             if not scores:
                 continue
             predicted = _aligned(scores, list(true.index))
@@ -262,13 +267,25 @@ def evaluate_methods(grid: Grid, results_dir: str | os.PathLike, *, hub: Hub | s
                                                                      baseline=base)))
     boot = _bootstrap(truth, aligned, replicates=replicates, seed=seed) if replicates else None
     return Evaluation(per_target=pd.DataFrame(rows), predictions=predictions, boot=boot,
-                      stored_methods=sorted(used_stored))
+                      stored_methods=sorted(used_stored), failed=_log_failures(failures))
+
+
+def _log_failures(failures: dict[tuple[str, str], list[str]]) -> dict[str, str]:
+    """One error line per method and reason (not one per target: a method without its models
+    fails the same way on all of them); the reasons by method, for the report."""
+    failed: dict[str, str] = {}
+    for (method, reason), targets in failures.items():
+        names = ", ".join(Path(t).name for t in targets)
+        logger.error("%s failed on %d target(s) (%s): %s", method, len(targets), names, reason)
+        failed[method] = reason if method not in failed else f"{failed[method]}; {reason}"
+    return failed
 
 
 def _live_scores(target: str, method: str, *, hub: Hub, grid: Grid, ids: dict[str, str],
-                 show_progress: bool | None, rank_options: dict[str, Any] | None
-                 ) -> dict[str, float]:
-    """``method``'s score per candidate source of ``target`` (empty when it scored none)."""
+                 failures: dict[tuple[str, str], list[str]], show_progress: bool | None,
+                 rank_options: dict[str, Any] | None) -> dict[str, float]:
+    """``method``'s score per candidate source of ``target`` (empty when it scored none; a
+    failure is added to ``failures`` under its method and reason)."""
     try:
         ranking = rank_sources(target, hub=hub, method=method,
                                num_examples=grid.target_examples, seed=grid.sample_seed,
@@ -278,7 +295,7 @@ def _live_scores(target: str, method: str, *, hub: Hub, grid: Grid, ids: dict[st
         logger.info("%s skips %s: %s", method, target, err)
         return {}
     except StepstoneError as err:
-        logger.error("%s on %s failed: %s", method, target, err)
+        failures.setdefault((method, str(err)), []).append(target)
         return {}
     scores = {ids[i]: s for i, s in ranking.scores().items() if i in ids}
     if not scores:  # e.g. a method on tuned models without them: no ranking to judge
@@ -288,8 +305,8 @@ def _live_scores(target: str, method: str, *, hub: Hub, grid: Grid, ids: dict[st
 
 
 def _cached_scores(target: str, method: str, *, hub: Hub, grid: Grid, cache: ScoreCache,
-                   show_progress: bool | None, rank_options: dict[str, Any] | None
-                   ) -> dict[str, float]:
+                   failures: dict[tuple[str, str], list[str]], show_progress: bool | None,
+                   rank_options: dict[str, Any] | None) -> dict[str, float]:
     """``method``'s score of every candidate of ``target`` in the grid, measured or not, from
     the cache when it has them (computed and kept otherwise)."""
     ids = {slugify(task_name(s)): s for s in grid.candidates(target)}
@@ -298,7 +315,7 @@ def _cached_scores(target: str, method: str, *, hub: Hub, grid: Grid, cache: Sco
                     options=rank_options or {})
     scores = cache.get(key)
     if scores is None:
-        scores = _live_scores(target, method, hub=hub, grid=grid, ids=ids,
+        scores = _live_scores(target, method, hub=hub, grid=grid, ids=ids, failures=failures,
                               show_progress=show_progress, rank_options=rank_options)
         if scores:  # nothing kept for a method that could not score the target
             cache.put(key, scores)

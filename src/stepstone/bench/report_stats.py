@@ -90,6 +90,10 @@ def statistics_sections(evaluation: Evaluation, folder: Path) -> tuple[list[str]
     if evaluation.stored_methods:
         lines += [f"Methods on tuned models ({', '.join(evaluation.stored_methods)}) were "
                   "scored from `tuned_scores.csv`, stored when the grid ran.", ""]
+    if evaluation.failed:
+        lines += ["Methods left out where they could not score a target (no rows there):", ""]
+        lines += [f"- {m}: {reason}" for m, reason in sorted(evaluation.failed.items())]
+        lines += [""]
     plot = plot_intervals(intervals, folder / "intervals.png")
     return lines, [plot.name]
 
