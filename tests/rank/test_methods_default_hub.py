@@ -79,4 +79,4 @@ def test_bundled_advice_model_fits_the_bundled_hub():
     best = max(ranking, key=lambda s: s.expected_gain)
     rec = ranking.recommendation
     assert rec["expected_gain"] == best.expected_gain
-    assert rec["model"]["grid"] == "reduced" and rec["text"] in str(ranking)
+    assert rec["model"]["grid"] == "medium" and rec["text"] in str(ranking)
