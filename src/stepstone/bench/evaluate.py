@@ -246,18 +246,22 @@ def evaluate_methods(grid: Grid, results_dir: str | os.PathLike, *, hub: Hub | s
                                                                  baseline=base)))
         for method in methods:
             key = (Path(target).name, method)
-            if not live_models and key in stored:
-                scores = {ids[i]: s for i, s in stored[key].items() if i in ids}
-                used_stored.add(method)
-            elif use_cache and is_independent(method):
-                scores = _cached_scores(target, method, hub=hub, grid=grid, cache=cache,
-                                        failures=failures, show_progress=show_progress,
-                                        rank_options=rank_options)
-                scores = {s: v for s, v in scores.items() if s in true.index}
-            else:
-                scores = _live_scores(target, method, hub=hub, grid=grid, ids=ids,
-                                      failures=failures, show_progress=show_progress,
-                                      rank_options=rank_options)
+            try:
+                if not live_models and key in stored:
+                    scores = {ids[i]: s for i, s in stored[key].items() if i in ids}
+                    used_stored.add(method)
+                elif use_cache and is_independent(method):
+                    scores = _cached_scores(target, method, hub=hub, grid=grid, cache=cache,
+                                            show_progress=show_progress,
+                                            rank_options=rank_options)
+                    scores = {s: v for s, v in scores.items() if s in true.index}
+                else:
+                    scores = _live_scores(target, method, hub=hub, grid=grid, ids=ids,
+                                          show_progress=show_progress,
+                                          rank_options=rank_options)
+            except StepstoneError as err:  # logged once per method and reason, at the end
+                failures.setdefault((method, str(err)), []).append(target)
+                continue
             if not scores:
                 continue
             predicted = _aligned(scores, list(true.index))
@@ -282,10 +286,10 @@ def _log_failures(failures: dict[tuple[str, str], list[str]]) -> dict[str, str]:
 
 
 def _live_scores(target: str, method: str, *, hub: Hub, grid: Grid, ids: dict[str, str],
-                 failures: dict[tuple[str, str], list[str]], show_progress: bool | None,
-                 rank_options: dict[str, Any] | None) -> dict[str, float]:
-    """``method``'s score per candidate source of ``target`` (empty when it scored none; a
-    failure is added to ``failures`` under its method and reason)."""
+                 show_progress: bool | None, rank_options: dict[str, Any] | None
+                 ) -> dict[str, float]:
+    """``method``'s score per candidate source of ``target`` (empty when it scored none or
+    cannot score this kind of target; other errors are raised)."""
     try:
         ranking = rank_sources(target, hub=hub, method=method,
                                num_examples=grid.target_examples, seed=grid.sample_seed,
@@ -293,9 +297,6 @@ def _live_scores(target: str, method: str, *, hub: Hub, grid: Grid, ids: dict[st
                                **(rank_options or {}))
     except UnsupportedTargetError as err:  # e.g. a classification-only method on regression
         logger.info("%s skips %s: %s", method, target, err)
-        return {}
-    except StepstoneError as err:
-        failures.setdefault((method, str(err)), []).append(target)
         return {}
     scores = {ids[i]: s for i, s in ranking.scores().items() if i in ids}
     if not scores:  # e.g. a method on tuned models without them: no ranking to judge
@@ -305,8 +306,8 @@ def _live_scores(target: str, method: str, *, hub: Hub, grid: Grid, ids: dict[st
 
 
 def _cached_scores(target: str, method: str, *, hub: Hub, grid: Grid, cache: ScoreCache,
-                   failures: dict[tuple[str, str], list[str]], show_progress: bool | None,
-                   rank_options: dict[str, Any] | None) -> dict[str, float]:
+                   show_progress: bool | None, rank_options: dict[str, Any] | None
+                   ) -> dict[str, float]:
     """``method``'s score of every candidate of ``target`` in the grid, measured or not, from
     the cache when it has them (computed and kept otherwise)."""
     ids = {slugify(task_name(s)): s for s in grid.candidates(target)}
@@ -315,7 +316,7 @@ def _cached_scores(target: str, method: str, *, hub: Hub, grid: Grid, cache: Sco
                     options=rank_options or {})
     scores = cache.get(key)
     if scores is None:
-        scores = _live_scores(target, method, hub=hub, grid=grid, ids=ids, failures=failures,
+        scores = _live_scores(target, method, hub=hub, grid=grid, ids=ids,
                               show_progress=show_progress, rank_options=rank_options)
         if scores:  # nothing kept for a method that could not score the target
             cache.put(key, scores)
