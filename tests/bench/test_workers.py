@@ -84,3 +84,18 @@ def test_cli_default_tuned_methods_are_the_library_ones():
     from stepstone.cli import bench_cmd
 
     assert bench_cmd.TUNED_METHODS == TUNED_METHODS
+
+
+def test_large_grid_doubles_the_targets_and_keeps_the_medium_settings():
+    from stepstone.bench.grids import LARGE
+    from stepstone.bench.results import _COMPARABLE
+
+    assert GRIDS["large"] is LARGE and "medium" in LARGE.reuses
+    assert LARGE.targets[:12] == MEDIUM.targets and len(set(LARGE.targets)) == 24
+    assert LARGE.sources == MEDIUM.sources and LARGE.seeds == MEDIUM.seeds
+    assert all(getattr(LARGE, k) == getattr(MEDIUM, k) for k in _COMPARABLE)
+    assert not set(LARGE.targets[12:]) & set(LARGE.sources)
+    assert set(MEDIUM.cells()) < set(LARGE.cells())
+    # related tasks are never candidates: sst5 shares texts with sst2, mr and subj
+    assert not {"sst2", "mr", "subj"} & set(LARGE.candidates("sst5"))
+    assert "stsb" not in LARGE.candidates("mrpc")

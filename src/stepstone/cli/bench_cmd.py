@@ -23,7 +23,7 @@ def grid_options(func):
     func = click.option("--results", "results_dir", type=click.Path(file_okay=False),
                         help="Results folder (default: benchmarks/results/<grid>).")(func)
     return click.option("--grid", "grid_name", default="reduced", show_default=True,
-                        help="Grid name (reduced, medium, full) or a JSON grid file.")(func)
+                        help="Grid name (reduced, medium, large, full) or a JSON grid file.")(func)
 
 
 def _grid(grid_name: str):
