@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -95,6 +97,11 @@ def test_grid_runs_resumes_and_is_evaluated(grid, tiny_bert, tmp_path, monkeypat
     assert "| method | target | type |" in text
     for name in ("gains.png", "regret_curves.png", "esm_logme_vs_gain.png"):
         assert (tmp_path / "report" / name).stat().st_size > 1000
+    assert "### gain@k: how many picks to try" in text and "### Who benefits" in text
+    gain_at_k = pd.read_csv(tmp_path / "report" / "gain_at_k.csv").set_index("method")
+    assert (gain_at_k.loc["no transfer", [f"gain@{k}" for k in range(1, 6)]] == 0).all()
+    benefit = pd.read_csv(tmp_path / "report" / "who_benefits.csv")
+    assert sorted(benefit["target"]) == sorted(Path(t).name for t in grid.targets)
     page = (tmp_path / "report" / "report.html").read_text()  # the same, one file to share
     plots = [line for line in text.splitlines() if line.startswith("![")]
     assert len(plots) == 4  # gains, regret curves, ESM-LogME vs gain, intervals

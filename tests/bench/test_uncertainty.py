@@ -134,3 +134,38 @@ def test_noise_ceiling():
     assert spearman(np.array([1.0, 0.0]), np.array([0.5, 0.9])) == pytest.approx(-1.0)
     one_seed = TargetTruth("t", ("a", "b"), np.array([[0.9], [0.5]]), np.array([0.1]))
     assert np.isnan(noise_ceiling(one_seed)["regret@1"])
+
+
+def _naive_gain_at_k(predicted, true, baseline, k):
+    """Average over every order of the tied sources of (best of the first k - baseline)."""
+    groups = {}
+    for i, p in enumerate(predicted):
+        groups.setdefault(p, []).append(i)
+    blocks = [groups[p] for p in sorted(groups, reverse=True)]
+    orders = [sum(choice, []) for choice in
+              itertools.product(*[list(map(list, itertools.permutations(b))) for b in blocks])]
+    return np.mean([(max(true[o[:k]]) - baseline) * 100 for o in orders])
+
+
+def test_gain_at_k_is_the_best_of_the_first_k_picks_with_ties_averaged():
+    rng = np.random.default_rng(3)
+    true = rng.uniform(0.4, 0.9, (3, 6))
+    base = rng.uniform(0.4, 0.9, 3)
+    for predicted in (rng.normal(size=6), np.array([2, 2, 2, 1, 1, 0.0]), np.zeros(6)):
+        batch = batch_metrics(predicted, true, base)
+        for r in range(3):
+            for k in range(1, 6):
+                assert batch[f"gain@{k}"][r] == pytest.approx(
+                    _naive_gain_at_k(predicted, true[r], base[r], k), rel=1e-10, abs=1e-10)
+    # trying more picks never lowers the best found
+    gains = np.array([batch[f"gain@{k}"] for k in range(1, 6)])
+    assert np.all(np.diff(gains, axis=0) >= -1e-12)
+
+
+def test_a_perfect_ranking_gains_the_best_source_at_every_k():
+    truths = _truths(np.random.default_rng(4), targets=5, noise=0.0)
+    boot = bootstrap(truths, {"oracle": {t.name: t.means()[0] for t in truths}}, replicates=50)
+    best = np.mean([(t.means()[0].max() - t.means()[1]) * 100 for t in truths])
+    for k in range(1, 6):
+        assert boot.interval("oracle", f"gain@{k}")[0] == pytest.approx(best)
+        assert boot.interval("no transfer", f"gain@{k}")[:3] == (0.0, 0.0, 0.0)

@@ -46,27 +46,38 @@ def test_tuned_scores_belong_to_the_grid():
         assert np.isfinite(float(row["score"]))
 
 
-def report_inputs(folder: Path) -> Path:
+def report_inputs(folder: Path, grid: str = "medium") -> Path:
     """A copy of the rows the committed report was made from (report_inputs.json): the grid
     may be running in this checkout and appending cells; on a clean checkout it is all rows."""
-    counts = json.loads((MEDIUM / REPORT_INPUTS).read_text(encoding="utf-8"))
-    folder.mkdir()
+    committed = RESULTS / grid
+    counts = json.loads((committed / REPORT_INPUTS).read_text(encoding="utf-8"))
+    folder.mkdir(parents=True)
     for name, rows in (("transfer.csv", counts["transfer_rows"]),
                        ("tuned_scores.csv", counts["tuned_score_rows"])):
-        lines = (MEDIUM / name).read_text(encoding="utf-8").splitlines(keepends=True)
+        lines = (committed / name).read_text(encoding="utf-8").splitlines(keepends=True)
         assert len(lines) > rows, f"{name} has fewer rows than the report was made from"
         (folder / name).write_text("".join(lines[:rows + 1]), encoding="utf-8")
     for name in ("transfer.json", "source_models.jsonl"):
-        (folder / name).write_bytes((MEDIUM / name).read_bytes())
+        (folder / name).write_bytes((committed / name).read_bytes())
     return folder
 
 
-@pytest.mark.skipif(not (MEDIUM / "evaluation_intervals.csv").is_file(),
-                    reason="the medium grid's report is not committed yet")
-def test_evaluate_reproduces_the_committed_tables(tmp_path):
-    fresh = evaluate_methods(load_grid("medium"), report_inputs(tmp_path / "medium"),
-                             hub=default_hub_path(), methods=METHODS)
-    committed = pd.read_csv(MEDIUM / "evaluation_per_target.csv")
+#: grids whose report is committed: each is reproduced from the rows it was made from
+REPORTED = [g for g in ("medium", "large") if (RESULTS / g / "evaluation_intervals.csv").is_file()]
+
+
+@pytest.fixture(scope="module", params=REPORTED)
+def reproduced(request, tmp_path_factory):
+    """(committed folder, a fresh evaluation of METHODS from the committed report's rows)."""
+    grid = request.param
+    folder = report_inputs(tmp_path_factory.mktemp("inputs") / grid, grid)
+    return RESULTS / grid, evaluate_methods(load_grid(grid), folder, hub=default_hub_path(),
+                                            methods=METHODS)
+
+
+def test_evaluate_reproduces_the_committed_tables(reproduced):
+    committed_dir, fresh = reproduced
+    committed = pd.read_csv(committed_dir / "evaluation_per_target.csv")
     keep = committed["method"].isin(METHODS + ["random (expected)", "no transfer"])
     expected = committed[keep].sort_values(["method", "target"]).reset_index(drop=True)
     got = fresh.per_target.sort_values(["method", "target"]).reset_index(drop=True)
@@ -75,7 +86,7 @@ def test_evaluate_reproduces_the_committed_tables(tmp_path):
                "weighted_tau"]
     np.testing.assert_allclose(got[metrics].to_numpy(float), expected[metrics].to_numpy(float),
                                rtol=1e-6, atol=1e-9, equal_nan=True)
-    committed = pd.read_csv(MEDIUM / "evaluation_intervals.csv").set_index("method")
+    committed = pd.read_csv(committed_dir / "evaluation_intervals.csv").set_index("method")
     got = fresh.intervals().set_index("method")
     rows = [m for m in METHODS + ["random (expected)", "no transfer",
                                   "noise ceiling (one seed)"] if m in committed.index]
@@ -83,6 +94,38 @@ def test_evaluate_reproduces_the_committed_tables(tmp_path):
     np.testing.assert_allclose(got.loc[rows, committed.columns].to_numpy(float),
                                committed.loc[rows].to_numpy(float), rtol=1e-6, atol=1e-9,
                                equal_nan=True)
+
+
+def test_the_committed_paired_comparisons_are_reproduced(reproduced):
+    """esm-logme minus each method: the rows of the methods re-ranked here are recomputed
+    exactly (the bootstrap draws do not depend on which methods are evaluated), and the
+    Benjamini-Hochberg column follows from the committed p-values of all methods."""
+    from scipy.stats import false_discovery_control
+
+    committed_dir, fresh = reproduced
+    committed = pd.read_csv(committed_dir / "paired_comparisons.csv")
+    got = fresh.paired().set_index(["method", "metric"])
+    mine = committed[committed["method"].isin(got.index.get_level_values(0))]
+    assert len(mine) >= 2 * 6  # textemb and logme (at least) on every metric
+    columns = ["targets", "mean_diff", "low", "high", "p_permutation", "reference_better",
+               "other_better", "ties"]
+    np.testing.assert_allclose(got.loc[list(zip(mine.method, mine.metric)), columns]
+                               .to_numpy(float), mine[columns].to_numpy(float), rtol=1e-6,
+                               atol=1e-9, equal_nan=True)
+    for _, part in committed.groupby("metric"):
+        np.testing.assert_allclose(part["p_adjusted"],
+                                   false_discovery_control(part["p_permutation"].to_numpy()))
+
+
+def test_the_committed_fidelity_table_is_reproduced(reproduced):
+    committed_dir, fresh = reproduced
+    committed = pd.read_csv(committed_dir / "esm_fidelity.csv")
+    got = fresh.fidelity()
+    assert got["target"].tolist() == committed["target"].tolist()
+    for column in ("sources", "spearman", "top-5 overlap"):
+        np.testing.assert_allclose(got[column].to_numpy(float),
+                                   committed[column].to_numpy(float), rtol=1e-9)
+    assert got["same top-1"].tolist() == committed["same top-1"].tolist()
 
 
 def test_reduced_intervals_are_reproduced():

@@ -21,7 +21,8 @@ from .results import BASELINE, ResultsFile
 from .tables import markdown_table
 from .tuned_scores import TunedScores
 from .score_cache import ScoreCache, is_independent
-from .uncertainty import BOOT_METRICS, Bootstrap, TargetTruth, bootstrap, noise_ceiling
+from .uncertainty import (BOOT_METRICS, GAIN_METRICS, Bootstrap, TargetTruth, bootstrap,
+                          noise_ceiling)
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +148,8 @@ class Evaluation:
     def to_markdown(self, *, digits: int = 2) -> str:
         return markdown_table(self.summary(), digits=digits)
 
-    def intervals(self, *, level: float = 0.9) -> pd.DataFrame:
+    def intervals(self, *, level: float = 0.9,
+                  metrics: tuple[str, ...] = BOOT_METRICS) -> pd.DataFrame:
         """Per method (all targets): each metric's mean over targets and its ``level``
         bootstrap interval (targets and seeds resampled), and the number of targets."""
         if self.boot is None:
@@ -155,7 +157,7 @@ class Evaluation:
         rows = []
         for method in self.boot.values:
             row: dict[str, Any] = {"method": method}
-            for metric in BOOT_METRICS:
+            for metric in metrics:
                 mean, low, high, n = self.boot.interval(method, metric, level=level)
                 row.update({metric: mean, f"{metric} low": low, f"{metric} high": high})
                 row["targets"] = max(row.get("targets", 0), n)
@@ -163,6 +165,11 @@ class Evaluation:
         frame = pd.DataFrame(rows)
         return frame[["method", "targets"] + [c for c in frame.columns
                                               if c not in ("method", "targets")]]
+
+    def gain_at_k(self, *, level: float = 0.9) -> pd.DataFrame:
+        """Per method: gain@1..5, the best true result among its first k picks minus no
+        transfer (points), with ``level`` intervals: how many picks a user should verify."""
+        return self.intervals(level=level, metrics=GAIN_METRICS)
 
     def paired(self, *, reference: str = REFERENCE_METHOD, level: float = 0.9) -> pd.DataFrame:
         """``reference`` minus every other method, per metric, on the targets both scored:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import write_json
+from .benefit import baseline_association, benefit_by_kind, who_benefits
 from .evaluate import NO_TRANSFER, RANDOM, Evaluation, GroundTruth
 from .grids import Grid
 from .metrics import regret_at_k
@@ -39,7 +40,7 @@ def write_report(grid: Grid, truth: GroundTruth, evaluation: Evaluation,
                                         folder / "esm_logme_vs_gain.png"))
     extra, extra_plots = statistics_sections(evaluation, folder)
     text = _markdown(grid, truth, evaluation, [p.name for p in plots] + extra_plots, command,
-                     extra)
+                     extra, folder)
     path = folder / "report.md"
     path.write_text(text, encoding="utf-8")
     write_report_html(path)  # the same content with its plots inlined: one file to share
@@ -54,7 +55,7 @@ def write_report(grid: Grid, truth: GroundTruth, evaluation: Evaluation,
 
 
 def _markdown(grid: Grid, truth: GroundTruth, evaluation: Evaluation, plots: list[str],
-              command: str, extra: list[str] = ()) -> str:
+              command: str, extra: list[str], folder: Path) -> str:
     summary = truth.summary()
     helped = summary["share_above_baseline"].dropna()
     lines = [f"# Benchmark report: grid `{grid.name}`", "", grid.description, ""]
@@ -70,6 +71,7 @@ def _markdown(grid: Grid, truth: GroundTruth, evaluation: Evaluation, plots: lis
         f"Share of (target, source) pairs above the no-transfer baseline: "
         f"**{helped.mean():.0%}** (mean over targets).", "",
         markdown_table(summary, digits=4), "",
+        *benefit_section(truth, folder), "",
         "## How well each method selects sources", "",
         "Regret@k: how far the best of the top-k picks is below the best available result "
         "(the baseline included), in percent; gain@1: the result of the top pick minus the "
@@ -86,6 +88,30 @@ def _markdown(grid: Grid, truth: GroundTruth, evaluation: Evaluation, plots: lis
     ]
     lines += [f"![{name}]({name})" for name in plots]
     return "\n".join(lines) + "\n"
+
+
+def benefit_section(truth: GroundTruth, folder: Path) -> list[str]:
+    """Markdown of who benefits: per target (lowest baseline first) and by kind of target;
+    the per-target table is also written to ``who_benefits.csv``."""
+    truths = [truth.target_truth(t) for t in truth.ranked_targets]
+    if not truths:
+        return []
+    types = {Path(t).name: kind for t, kind in truth.task_types.items()}
+    table = who_benefits(truths, types)
+    table.to_csv(folder / "who_benefits.csv", index=False)
+    trend = baseline_association(table)
+    return [
+        "### Who benefits", "",
+        "Per target, lowest baseline first: the baseline's score (points), the share of "
+        "sources above it, the share above it by more than the seed noise (one-sided 95 %, "
+        "Welch standard error over the seeds), and the best gain.", "",
+        markdown_table(table, digits=2), "",
+        markdown_table(benefit_by_kind(table), digits=2), "",
+        f"Spearman correlation across {trend['targets']} targets between the baseline score "
+        f"and the share of sources that help: {trend['spearman']:.2f} "
+        f"[{trend['low']:.2f}, {trend['high']:.2f}] (90 % bootstrap over targets; negative: "
+        "targets that leave more room are helped by more sources).",
+    ]
 
 
 def plot_gains(truth: GroundTruth, path: Path) -> Path:

@@ -9,15 +9,16 @@ import pandas as pd
 
 from .evaluate import CEILING, REFERENCE_METHOD, Evaluation
 from .tables import markdown_table
-from .uncertainty import BOOT_METRICS
+from .uncertainty import BOOT_METRICS, GAIN_METRICS
 
 LEVEL = 0.9
 
 
-def interval_table(frame: pd.DataFrame, *, digits: int = 2) -> pd.DataFrame:
+def interval_table(frame: pd.DataFrame, *, digits: int = 2,
+                   metrics: tuple[str, ...] = BOOT_METRICS) -> pd.DataFrame:
     """``Evaluation.intervals()`` with each metric as one "mean [low, high]" text column."""
     out = frame[["method", "targets"]].copy()
-    for metric in BOOT_METRICS:
+    for metric in metrics:
         out[metric] = [_interval(m, lo, hi, digits) for m, lo, hi in
                        zip(frame[metric], frame[f"{metric} low"], frame[f"{metric} high"])]
     return out
@@ -76,6 +77,7 @@ def statistics_sections(evaluation: Evaluation, folder: Path) -> tuple[list[str]
         f"targets the smallest possible p is 2/2^T ({2 / 2 ** targets:.3g} here).", "",
         markdown_table(paired_table(paired)), "",
     ]
+    lines += gain_at_k_section(evaluation, folder)
     if not fidelity.empty:
         lines += [
             "## ESM fidelity: ESM-LogME against LogME on the tuned models", "",
@@ -96,6 +98,22 @@ def statistics_sections(evaluation: Evaluation, folder: Path) -> tuple[list[str]
         lines += [""]
     plot = plot_intervals(intervals, folder / "intervals.png")
     return lines, [plot.name]
+
+
+def gain_at_k_section(evaluation: Evaluation, folder: Path) -> list[str]:
+    """Markdown of gain@1..5 per method (best gain first), written to ``gain_at_k.csv``."""
+    table = evaluation.gain_at_k(level=LEVEL)
+    table.to_csv(folder / "gain_at_k.csv", index=False)
+    order = table.sort_values("gain@1", ascending=False, na_position="last")
+    return [
+        "### gain@k: how many picks to try", "",
+        "gain@k: the best measured result among a method's first k picks minus fine-tuning "
+        "the base model on the target directly, in points, with "
+        f"{LEVEL:.0%} intervals (targets and seeds resampled). A user who fine-tunes through "
+        "the first k sources and keeps the best (measured without noise) gains this much on "
+        "average; the noise ceiling's row is the same for one seed's ranking.", "",
+        markdown_table(interval_table(order, metrics=GAIN_METRICS)), "",
+    ]
 
 
 def plot_intervals(intervals: pd.DataFrame, path: Path) -> Path:

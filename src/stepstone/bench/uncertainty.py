@@ -22,6 +22,12 @@ from scipy import stats
 
 BOOT_METRICS = ("regret@1", "regret@3", "regret@5", "gain@1", "ndcg", "spearman")
 KS = (1, 3, 5)
+#: gain@k: the best true result among a ranking's first k picks minus no transfer, in points.
+#: How many picks a user should verify to be likely to gain (gain@1 is in BOOT_METRICS).
+GAIN_KS = (1, 2, 3, 4, 5)
+GAIN_METRICS = tuple(f"gain@{k}" for k in GAIN_KS)
+#: Every metric the bootstrap resamples.
+ALL_METRICS = BOOT_METRICS + tuple(m for m in GAIN_METRICS if m not in BOOT_METRICS)
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,7 @@ def _tie_groups(predicted: np.ndarray) -> list[np.ndarray]:
 
 def batch_metrics(predicted: np.ndarray, true: np.ndarray, baseline: np.ndarray
                   ) -> dict[str, np.ndarray]:
-    """Regret@1/3/5, gain@1, NDCG and Spearman of one prediction against R truths.
+    """Regret@1/3/5, gain@1..5, NDCG and Spearman of one prediction against R truths.
 
     Shapes: predicted (S,), true (R, S), baseline (R,); returns arrays (R,). Ties in
     ``predicted`` count as a uniformly random order, as in :mod:`stepstone.bench.metrics`.
@@ -83,6 +89,8 @@ def batch_metrics(predicted: np.ndarray, true: np.ndarray, baseline: np.ndarray
         picked = _expected_best(groups, true, min(k, true.shape[1]))
         out[f"regret@{k}"] = (best - picked) / best * 100.0
     out["gain@1"] = (true[:, groups[0]].mean(axis=1) - baseline) * 100.0
+    for k in GAIN_KS[1:]:
+        out[f"gain@{k}"] = (_expected_best(groups, true, min(k, true.shape[1])) - baseline) * 100
     gains = np.power(2.0, 100.0 * true) - 1.0
     position = np.concatenate([np.repeat(gains[:, g].mean(axis=1, keepdims=True), len(g), 1)
                                for g in groups], axis=1)
@@ -132,8 +140,8 @@ def no_transfer_metrics(true: np.ndarray, baseline: np.ndarray) -> dict[str, np.
     best = np.maximum(true.max(axis=1), baseline)
     regret = (best - baseline) / best * 100.0
     nan = np.full(true.shape[0], np.nan)
-    return {**{f"regret@{k}": regret for k in KS}, "gain@1": np.zeros(true.shape[0]),
-            "ndcg": nan, "spearman": nan}
+    return {**{f"regret@{k}": regret for k in KS},
+            **{m: np.zeros(true.shape[0]) for m in GAIN_METRICS}, "ndcg": nan, "spearman": nan}
 
 
 # --- the bootstrap --------------------------------------------------------------------------------
@@ -295,6 +303,6 @@ def noise_ceiling(truth: TargetTruth) -> dict[str, float]:
         metrics = batch_metrics(chosen[ok], judged[None], base)
         per_seed.append({k: float(v[0]) for k, v in metrics.items()})
     if not per_seed:
-        return {m: np.nan for m in BOOT_METRICS}
-    return {m: float(_nanmean(np.array([p[m] for p in per_seed]))) for m in BOOT_METRICS}
+        return {m: np.nan for m in ALL_METRICS}
+    return {m: float(_nanmean(np.array([p[m] for p in per_seed]))) for m in ALL_METRICS}
 

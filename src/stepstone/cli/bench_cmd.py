@@ -118,7 +118,7 @@ def evaluation_options(func):
     return hub_option(func)
 
 
-TABLES = ("overview", "intervals", "paired", "fidelity", "summary", "per-target")
+TABLES = ("overview", "intervals", "paired", "gain-at-k", "fidelity", "summary", "per-target")
 
 
 @bench.command()
@@ -128,8 +128,8 @@ TABLES = ("overview", "intervals", "paired", "fidelity", "summary", "per-target"
               default="markdown", show_default=True)
 @click.option("--table", "table_name", type=click.Choice(TABLES), default="overview",
               show_default=True,
-              help="overview: intervals, paired comparisons and ESM fidelity (markdown; csv/json "
-              "give the intervals); summary: means by task type without intervals.")
+              help="overview: intervals, paired comparisons, gain@k and ESM fidelity "
+              "(markdown; csv/json give the intervals); summary: means by task type without intervals.")
 @click.option("--per-target", is_flag=True, help="Same as --table per-target.")
 @click.option("--replicates", type=click.IntRange(min=0), default=2000, show_default=True,
               help="Bootstrap resamples (targets and seeds) for the intervals; 0: none.")
@@ -141,25 +141,28 @@ def evaluate(grid_name: str, results_dir: str | None, hub_path: str | None, meth
     every other method, and the noise ceiling, from the committed ground truth."""
     from ..bench import evaluate_methods
     from ..bench.report_stats import interval_table, paired_table
+    from ..bench.uncertainty import GAIN_METRICS
     from ..bench.tables import markdown_table
 
     configure(verbose, quiet)
     grid = _grid(grid_name)
     table_name = "per-target" if per_target else table_name
-    if table_name in ("overview", "intervals", "paired") and not replicates:
+    if table_name in ("overview", "intervals", "paired", "gain-at-k") and not replicates:
         raise click.UsageError(f"--table {table_name} needs --replicates > 0")
     evaluation = evaluate_methods(grid, _results_dir(results_dir, grid),
                                   hub=resolve_hub_path(hub_path), methods=_methods(methods),
                                   show_progress=False, rank_options={"models_dir": models_dir},
                                   replicates=replicates, use_cache=not no_cache)
     tables = {"intervals": evaluation.intervals, "paired": evaluation.paired,
-              "fidelity": evaluation.fidelity, "summary": evaluation.summary,
+              "gain-at-k": evaluation.gain_at_k, "fidelity": evaluation.fidelity, "summary": evaluation.summary,
               "per-target": lambda: evaluation.per_target}
     if fmt == "markdown" and table_name == "overview":
         parts = [("Mean over targets [90 % bootstrap interval, targets and seeds resampled]",
                   interval_table(evaluation.intervals())),
                  ("esm-logme minus each method (paired, on the targets both scored)",
                   paired_table(evaluation.paired())),
+                 ("gain@k: best of the first k picks minus no transfer (points)",
+                  interval_table(evaluation.gain_at_k(), metrics=GAIN_METRICS)),
                  ("ESM fidelity: ESM-LogME vs LogME on the tuned models",
                   evaluation.fidelity())]
         click.echo("\n\n".join(f"{title}\n\n{markdown_table(table)}" for title, table in parts
