@@ -27,9 +27,10 @@ def rank(target, built, method, **kw):
                         models_dir=built.models, **kw)
 
 
-# transfer-graph needs a measured transfer table: tests/rank/test_transfer_graph.py
+# transfer-graph needs a measured transfer table: tests/rank/test_transfer_graph.py; learned
+# needs a fitted selector: tests/rank/test_learned.py
 @pytest.mark.parametrize("method", [m for m in available_methods()
-                                    if ":" not in m and m != "transfer-graph"]
+                                    if ":" not in m and m not in ("transfer-graph", "learned")]
                          + ["fusion:esm-logme,textemb", "fusion-z:esm-knn,size"])
 def test_every_method_ranks_a_classification_target(built, toy_task, method):
     ranking = rank(toy_task, built, method)

@@ -242,6 +242,7 @@ def evaluate_methods(grid: Grid, results_dir: str | os.PathLike, *, hub: Hub | s
     failures: dict[tuple[str, str], list[str]] = {}
     cache = ScoreCache() if use_cache else None
     rows, predictions, aligned = [], {}, {}
+    loto: dict[str, dict[str, float]] | None = None
     for target in truth.ranked_targets:
         true = truth.sources(target)
         base = truth.baseline(target)
@@ -254,7 +255,12 @@ def evaluate_methods(grid: Grid, results_dir: str | os.PathLike, *, hub: Hub | s
         for method in methods:
             key = (Path(target).name, method)
             try:
-                if not live_models and key in stored:
+                if method == LEARNED:  # never the stored model: it has seen this target
+                    if loto is None:
+                        loto = learned_loto(grid, results_dir, hub, show_progress)
+                    scores = loto.get(key[0], {})
+                    scores = {s: v for s, v in scores.items() if s in true.index}
+                elif not live_models and key in stored:
                     scores = {ids[i]: s for i, s in stored[key].items() if i in ids}
                     used_stored.add(method)
                 elif use_cache and is_independent(method):
@@ -279,6 +285,30 @@ def evaluate_methods(grid: Grid, results_dir: str | os.PathLike, *, hub: Hub | s
     boot = _bootstrap(truth, aligned, replicates=replicates, seed=seed) if replicates else None
     return Evaluation(per_target=pd.DataFrame(rows), predictions=predictions, boot=boot,
                       stored_methods=sorted(used_stored), failed=_log_failures(failures))
+
+
+#: The learned selector: evaluated leave-one-target-out (bench/selector.py), never ranked live.
+LEARNED = "learned"
+
+
+def learned_loto(grid: Grid, results_dir: str | os.PathLike, hub: Hub,
+                 show_progress: bool | None) -> dict[str, dict[str, float]]:
+    """target name -> {source: out-of-target predicted gain} of the learned selector, with the
+    kind the stored selector chose (ridge when there is none)."""
+    from ..rank.learned import FILE_NAME, SelectorModel
+    from .selector import loto_predictions, selector_cells
+
+    cells = selector_cells(grid, results_dir, hub, show_progress=show_progress)
+    if cells["target"].nunique() < 3:
+        raise StepstoneError("the learned selector needs measured cells on at least 3 targets")
+    path = hub.root / FILE_NAME
+    kind = SelectorModel.load(path).kind if path.is_file() else "ridge"
+    predicted = loto_predictions(cells, kind=kind)
+    out: dict[str, dict[str, float]] = {}
+    names = {Path(s).name: s for s in grid.sources}
+    for target, source, value in zip(cells["target"], cells["source"], predicted):
+        out.setdefault(target, {})[names.get(source, source)] = float(value)
+    return out
 
 
 def _log_failures(failures: dict[tuple[str, str], list[str]]) -> dict[str, str]:

@@ -212,12 +212,16 @@ def report(grid_name: str, results_dir: str | None, hub_path: str | None, method
               help="Model file (default: calibration.json in the hub folder).")
 @click.option("--no-evaluate", is_flag=True,
               help="Skip the leave-one-target-out evaluation of the advice.")
+@click.option("--selector/--no-selector", default=True, show_default=True,
+              help="Also fit the learned selector (`--method learned`) and write selector.json "
+              "next to the hub, with its leave-one-target-out evaluation (selector.md).")
 @verbosity
 def calibrate(grid_name: str, results_dir: str | None, hub_path: str | None, method: str,
-              features: str | None, output: str | None, no_evaluate: bool, verbose: int,
-              quiet: bool) -> None:
+              features: str | None, output: str | None, no_evaluate: bool, selector: bool,
+              verbose: int, quiet: bool) -> None:
     """Fit the advice model (predicted gain, recommendation) of a hub on a grid's measured
-    transfers and write it next to the hub; print its leave-one-target-out quality."""
+    transfers and write it next to the hub; print its leave-one-target-out quality. With
+    --selector (default) also fit the learned selector."""
     from ..bench.calibrate import (advice_quality, calibration_cells, fit_advice,
                                    leave_one_target_out, quality_markdown)
     from ..hub import Hub
@@ -246,6 +250,35 @@ def calibrate(grid_name: str, results_dir: str | None, hub_path: str | None, met
                f"features {', '.join(model.features)}"
                + (f"; constant, left out: {', '.join(model.dropped)}" if model.dropped else "")
                + ")")
+    if selector:
+        _fit_selector(grid, folder, hub)
+
+
+def _fit_selector(grid, folder: str, hub) -> None:
+    """Fit, evaluate and write the learned selector (selector.json beside the hub)."""
+    from .._io import write_text
+    from ..bench.calibrate import advice_quality
+    from ..bench.selector import (advice_loto, fit_selector, has_skill, selector_cells,
+                                  selector_markdown)
+    from ..rank.learned import FILE_NAME
+
+    cells = selector_cells(grid, folder, hub, show_progress=False)
+    model = fit_selector(cells, grid=grid, hub=hub, model_name=_hub_model_name(hub))
+    quality = advice_quality(advice_loto(cells, kind=model.kind))
+    model.evaluation["advice"] = {**quality, "skill": has_skill(quality)}
+    text = selector_markdown(model)
+    write_text(f"{folder}/selector.md", f"# Learned selector: grid `{grid.name}`\n\n{text}")
+    click.echo(text)
+    path = model.save(hub.root / FILE_NAME)
+    click.echo(f"wrote {path} ({model.cells} cells of {len(model.targets)} targets)")
+
+
+def _hub_model_name(hub) -> str:
+    """The base model the hub's ESMs were made for."""
+    entries = hub.entries()
+    if not entries:
+        raise click.UsageError(f"hub {hub.root} has no ESMs")
+    return entries[0].base_model
 
 
 def _methods(text: str) -> list[str]:

@@ -150,5 +150,5 @@ def get_method(name: str) -> Callable[[RankContext], MethodScores]:
 def _load_builtin_methods() -> None:
     """Importing the method modules registers them (they import this module, so not at the
     top)."""
-    from . import (baselines, esm_scores, estimators, fusion, taskemb,  # noqa: F401
-                   transfer_graph, tuned)
+    from . import (baselines, esm_scores, estimators, fusion, learned,  # noqa: F401
+                   taskemb, transfer_graph, tuned)

@@ -1,0 +1,244 @@
+"""Fit the learned selector (:mod:`stepstone.rank.learned`) on a ground-truth grid, and judge it
+leave-one-target-out like every other method.
+
+The cells: every measured (target, source) of the grid, with the features the selector sees at
+ranking time (the input methods' scores from the evaluation's score cache, the target sample the
+grid fine-tuned on) and the measured gain in points. Leave-one-target-out: each target's sources
+are predicted by a model fitted on the other targets' cells only (:func:`loto_predictions`
+takes the held-out target's rows out before anything is fitted, scaling included).
+
+Two model kinds, both small and explainable: ridge regression on standardised features
+(``RidgeCV`` picks the penalty inside the training cells) and shallow gradient-boosted trees
+(depth 2). The kind is chosen by its leave-one-target-out gain@1; this choice among two sees
+every target, a small optimism the README states next to the figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..data.loaders import task_name
+from ..hub.hub import Hub, slugify
+from ..rank.learned import FEATURES, INPUT_METHODS, SelectorModel, feature_matrix, \
+    target_descriptors
+from .grids import Grid
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("ridge", "boosting")
+RIDGE_ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
+BOOSTING = {"n_estimators": 150, "max_depth": 2, "learning_rate": 0.05, "subsample": 0.8,
+            "min_samples_leaf": 5, "random_state": 0}
+
+Fitter = Callable[[np.ndarray, np.ndarray], SelectorModel]
+
+
+# --- the cells ------------------------------------------------------------------------------------
+
+def selector_cells(grid: Grid, results_dir: str | os.PathLike, hub: Hub, *,
+                   show_progress: bool | None = None) -> pd.DataFrame:
+    """One row per measured (target, source): target, source, esm_id, gain (points) and the
+    :data:`FEATURES` columns, computed as at ranking time."""
+    from ..rank.rank import rank_sources
+    from .evaluate import GroundTruth, evaluate_methods
+    from .results import ResultsFile
+
+    truth = GroundTruth.from_results(ResultsFile(results_dir), grid)
+    evaluation = evaluate_methods(grid, results_dir, hub=hub, methods=list(INPUT_METHODS),
+                                  show_progress=show_progress, replicates=0)
+    entries = {e.id: e for e in hub.entries()}
+    frames = []
+    for target in truth.ranked_targets:
+        measured = truth.sources(target)
+        base = truth.baseline(target)
+        ids = {slugify(task_name(s)): s for s in measured.index}
+        ids = {i: s for i, s in ids.items() if i in entries}
+        if base is None or len(ids) < 2:
+            continue
+        # the reference row of ESM-LogME (the base embeddings' LogME) on the grid's sample
+        probe = rank_sources(target, hub=hub, method="esm-logme", advice=False,
+                             num_examples=grid.target_examples, seed=grid.sample_seed,
+                             filters={"ids": [next(iter(ids))]}, show_progress=show_progress)
+        reference = probe.reference["score"] if probe.reference else None
+        scores = {m: {slugify(task_name(s)): v for s, v in by_target.get(target, {}).items()}
+                  for m, by_target in evaluation.predictions.items()}
+        order = sorted(ids)
+        x = feature_matrix(scores, order, entries, target_descriptors(probe.target, reference))
+        frame = pd.DataFrame(x, columns=list(FEATURES))
+        frame.insert(0, "gain", [100.0 * (float(measured[ids[i]]) - base) for i in order])
+        frame.insert(0, "esm_id", order)
+        frame.insert(0, "source", [Path(ids[i]).name for i in order])
+        frame.insert(0, "target", Path(target).name)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=["target", "source", "esm_id", "gain", *FEATURES])
+    return pd.concat(frames, ignore_index=True)
+
+
+# --- fitting --------------------------------------------------------------------------------------
+
+def fit_model(x: np.ndarray, y: np.ndarray, *, kind: str) -> SelectorModel:
+    """A selector of ``kind`` fitted on features x (n, F) and gains y (n,) (no residuals)."""
+    mean = np.nanmean(x, axis=0)
+    mean = np.where(np.isfinite(mean), mean, 0.0)
+    x = np.where(np.isfinite(x), x, mean)
+    scale = x.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    if kind == "ridge":
+        from sklearn.linear_model import RidgeCV
+
+        ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit((x - mean) / scale, y)
+        return SelectorModel(kind=kind, features=list(FEATURES), mean=mean.tolist(),
+                             scale=scale.tolist(), intercept=float(ridge.intercept_),
+                             coef=ridge.coef_.tolist())
+    if kind == "boosting":
+        from sklearn.ensemble import GradientBoostingRegressor
+
+        boost = GradientBoostingRegressor(**BOOSTING).fit(x, y)
+        trees = [_tree_arrays(est[0].tree_) for est in boost.estimators_]
+        return SelectorModel(kind=kind, features=list(FEATURES), mean=mean.tolist(),
+                             scale=scale.tolist(), intercept=float(boost.init_.constant_[0][0]),
+                             learning_rate=float(boost.learning_rate), trees=trees,
+                             importance=dict(zip(FEATURES, boost.feature_importances_.tolist())))
+    raise ValueError(f"unknown selector kind {kind!r}; choose from {', '.join(KINDS)}")
+
+
+def _tree_arrays(tree) -> dict[str, list]:
+    return {"left": tree.children_left.tolist(), "right": tree.children_right.tolist(),
+            "feature": tree.feature.tolist(), "threshold": tree.threshold.tolist(),
+            "value": tree.value[:, 0, 0].tolist()}
+
+
+def loto_predictions(cells: pd.DataFrame, *, kind: str,
+                     fit: Callable[..., SelectorModel] = fit_model) -> np.ndarray:
+    """Out-of-target predicted gain for every row of ``cells``: each target's rows by a model
+    fitted on the other targets' rows only."""
+    out = np.full(len(cells), np.nan)
+    x = cells[list(FEATURES)].to_numpy(np.float64)
+    y = cells["gain"].to_numpy(np.float64)
+    for target in cells["target"].unique():
+        held = (cells["target"] == target).to_numpy()
+        model = fit(x[~held], y[~held], kind=kind)
+        out[held] = model.predict_gain(x[held])
+    return out
+
+
+def policy_gains(cells: pd.DataFrame, predicted: np.ndarray) -> pd.DataFrame:
+    """Per target, the measured gain (points) of: following the selector's first pick
+    (``top1``), following its recommendation including "skip" when no source is predicted to
+    gain (``learned``), and never doing intermediate training (``never``, 0)."""
+    rows = []
+    for target, part in cells.assign(predicted=predicted).groupby("target", sort=True):
+        first = part.loc[part["predicted"].idxmax()]
+        skip = first["predicted"] <= 0
+        rows.append({"target": target, "top1": float(first["gain"]),
+                     "learned": 0.0 if skip else float(first["gain"]), "skipped": bool(skip),
+                     "never": 0.0})
+    return pd.DataFrame(rows)
+
+
+def fit_selector(cells: pd.DataFrame, *, grid: Grid, hub: Hub, model_name: str,
+                 kinds: tuple[str, ...] = KINDS) -> SelectorModel:
+    """Choose the kind by leave-one-target-out gain@1, fit it on every cell, and attach its
+    out-of-target residuals, the evaluation and where it came from."""
+    from ..rank.advice import esm_digest
+
+    if cells["target"].nunique() < 3:
+        raise ValueError("the learned selector needs measured cells on at least 3 targets")
+    evaluation: dict[str, Any] = {}
+    for kind in kinds:
+        predicted = loto_predictions(cells, kind=kind)
+        policy = policy_gains(cells, predicted)
+        evaluation[kind] = {"gain@1": float(policy["top1"].mean()),
+                            "policy": float(policy["learned"].mean()),
+                            "skipped": int(policy["skipped"].sum()),
+                            "mae": float(np.mean(np.abs(predicted - cells["gain"])))}
+    kind = max(kinds, key=lambda k: evaluation[k]["gain@1"])
+    x = cells[list(FEATURES)].to_numpy(np.float64)
+    y = cells["gain"].to_numpy(np.float64)
+    model = fit_model(x, y, kind=kind)
+    model.residuals = (y - loto_predictions(cells, kind=kind)).tolist()
+    if kind == "ridge":
+        model.importance = dict(zip(FEATURES, model.coef))
+    entries = {e.id: e for e in hub.entries()}
+    model.esms = {i: esm_digest(entries[i]) for i in sorted(set(cells["esm_id"]))
+                  if i in entries}
+    model.base_model = model_name
+    model.grid = {"name": grid.name, "target_examples": grid.target_examples}
+    model.cells, model.targets = len(cells), sorted(cells["target"].unique())
+    model.evaluation = {"chosen": kind, "leave_one_target_out": evaluation}
+    model.created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    model.library_version = __version__
+    return model
+
+
+# --- advice from the selector, judged leave-one-target-out ---------------------------------------
+
+def advice_loto(cells: pd.DataFrame, *, kind: str, interval: float = 0.8) -> pd.DataFrame:
+    """Each target's cells predicted by a selector fitted without that target, with the
+    interval and P(gain > 0) from the residuals of a leave-one-target-out run *inside* the
+    other targets (nested), so nothing about the held-out target reaches its advice. Columns
+    as :func:`stepstone.bench.calibrate.advice_quality` reads them; ``rank`` is ESM-LogME's
+    rank within the target, so its "top" policy is ESM-LogME's first pick."""
+    out = []
+    tail = (1.0 - interval) / 2
+    for target in cells["target"].unique():
+        held = cells["target"] == target
+        train, part = cells[~held], cells[held].copy()
+        inner = train["gain"].to_numpy() - loto_predictions(train, kind=kind)
+        model = fit_model(train[list(FEATURES)].to_numpy(np.float64),
+                          train["gain"].to_numpy(np.float64), kind=kind)
+        model.residuals = inner.tolist()
+        gain = model.predict_gain(part[list(FEATURES)].to_numpy(np.float64))
+        low, high = np.quantile(inner, [tail, 1.0 - tail])
+        part["predicted"], part["low"], part["high"] = gain, gain + low, gain + high
+        part["p_better"] = model.p_better(gain)
+        part["base_rate"] = float((train["gain"] > 0).mean())
+        part["constant"] = float(train["gain"].mean())
+        part["rank"] = part["z:esm-logme"].rank(ascending=False, method="first").astype(int)
+        out.append(part)
+    return pd.concat(out)
+
+
+def has_skill(quality: dict[str, Any]) -> bool:
+    """The bar for showing per-source gains (the ranking-evidence issue): a leave-one-target-out
+    Brier score at most 0.9x the base rate's, a MAE below the constant's and 80 % intervals
+    covering 75-85 %."""
+    return (quality["brier"] <= 0.9 * quality["brier_base_rate"]
+            and quality["mae"] < quality["mae_constant"]
+            and 0.75 <= quality["coverage"] <= 0.85)
+
+
+def selector_markdown(model: SelectorModel) -> str:
+    """The leave-one-target-out figures stored with a fitted selector, as Markdown."""
+    from .calibrate import quality_markdown
+
+    loto = model.evaluation.get("leave_one_target_out", {})
+    lines = [f"Learned selector fitted on grid `{model.grid.get('name')}` ({model.cells} cells "
+             f"of {len(model.targets)} targets); kind chosen by leave-one-target-out gain@1: "
+             f"**{model.evaluation.get('chosen')}**.", "",
+             "| kind | gain@1 (points) | follow incl. skip | targets skipped | MAE |",
+             "|---|---:|---:|---:|---:|"]
+    lines += [f"| {kind} | {e['gain@1']:+.2f} | {e['policy']:+.2f} | {e['skipped']} | "
+              f"{e['mae']:.2f} |" for kind, e in loto.items()]
+    weights = sorted(model.importance.items(), key=lambda kv: -abs(kv[1]))
+    label = "coefficient (standardised)" if model.kind == "ridge" else "importance"
+    lines += ["", f"| feature | {label} |", "|---|---:|"]
+    lines += [f"| {name} | {value:+.3f} |" for name, value in weights]
+    advice = model.evaluation.get("advice")
+    if advice:
+        skill = "has" if advice.get("skill") else "does not have"
+        lines += ["", f"As advice (nested leave-one-target-out), the selector {skill} the skill "
+                  "the rank output asks for (Brier <= 0.9x base rate, MAE below the "
+                  "constant's, 80 % intervals covering 75-85 %):", "",
+                  quality_markdown(advice)]
+    return "\n".join(lines) + "\n"

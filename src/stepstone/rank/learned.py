@@ -1,0 +1,229 @@
+"""The learned selector: a small model, fitted on a ground-truth grid, that combines the cheap
+per-source scores with what describes the source and the target into a predicted gain.
+
+Every other method is one heuristic score. This one learns, from measured transfer gains
+(``stepstone bench calibrate``, :mod:`stepstone.bench.selector`), how to weigh them: the
+within-target standardised scores of :data:`INPUT_METHODS` (each computed at ranking time, on
+the same target sample and embedding), ESM-LogME's margin over "no intermediate step" (raw:
+how much room a map finds), source descriptors (size, ESM fit, type) and target descriptors
+(size, classes, type, pair, the base embeddings' own LogME), which let it predict that a target
+leaves no room, so "no intermediate step" (predicted gain 0, the reference row) can come first.
+
+The model is plain data saved as JSON (``selector.json`` beside the hub): a ridge regression
+(coefficients) or shallow gradient-boosted trees (node arrays, evaluated here with numpy; a
+test compares with scikit-learn's own prediction), the features it was fitted on, the grid and
+cells, and its out-of-target residuals, from which P(gain > 0) comes as for the advice model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import write_json
+from ..errors import AdviceError, UnsupportedTargetError
+from ..hub.catalog import HubEntry
+from .methods import MethodScores, RankContext, get_method, register
+
+#: Per-source scores that run in seconds on the bundled hub and take any target type
+#: (classification-only ones would leave regression targets without a feature).
+INPUT_METHODS = ("esm-logme", "esm-knn", "esm-ridge", "esm-lfc", "textemb", "vocab-overlap",
+                 "domain-divergence")
+SOURCE_DESCRIPTORS = ("logme_margin", "log_source_rows", "fit_cosine", "source_regression")
+TARGET_DESCRIPTORS = ("log_target_rows", "log_classes", "regression", "pair", "base_logme")
+FEATURES = tuple(f"z:{m}" for m in INPUT_METHODS) + SOURCE_DESCRIPTORS + TARGET_DESCRIPTORS
+FILE_NAME = "selector.json"
+FORMAT = "stepstone-selector"
+VERSION = 1
+
+
+def standardised(scores: np.ndarray) -> np.ndarray:
+    """Within-target z-scores over the finite entries, (S,) -> (S,); a missing score (NaN) and
+    a constant score give 0 (no information either way)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    finite = np.isfinite(scores)
+    out = np.zeros(len(scores))
+    if finite.sum() >= 2 and np.std(scores[finite]) > 0:
+        out[finite] = (scores[finite] - scores[finite].mean()) / scores[finite].std()
+    return out
+
+
+def target_descriptors(summary: dict[str, Any], base_logme: float | None) -> dict[str, float]:
+    """What describes the target, from ``TaskData.summary()`` and the LogME of its base
+    embeddings (ESM-LogME's reference row)."""
+    regression = summary.get("task_type") == "regression"
+    classes = 0 if regression else int(summary.get("num_classes") or 0)
+    return {"log_target_rows": float(np.log10(max(int(summary.get("num_examples") or 1), 1))),
+            "log_classes": float(np.log2(classes)) if classes > 1 else 0.0,
+            "regression": float(regression), "pair": float(bool(summary.get("is_pair"))),
+            "base_logme": float(base_logme) if base_logme is not None else np.nan}
+
+
+def feature_matrix(method_scores: dict[str, dict[str, float]], ids: list[str],
+                   entries: dict[str, HubEntry], target: dict[str, float]) -> np.ndarray:
+    """(S, F) features in :data:`FEATURES` order for the sources ``ids`` (ESM ids).
+
+    ``method_scores[m][id]`` are the scores of :data:`INPUT_METHODS` (a method that could not
+    score the target is absent); ``target`` is :func:`target_descriptors`. Standardisation is
+    over ``ids``: the sources being ranked together.
+    """
+    columns = [standardised([method_scores.get(m, {}).get(i, np.nan) for i in ids])
+               for m in INPUT_METHODS]
+    logme = method_scores.get("esm-logme", {})
+    base = target["base_logme"]
+    columns.append(np.array([logme.get(i, np.nan) - base for i in ids], dtype=np.float64))
+    columns.append(np.array([np.log10(max(entries[i].num_examples or 1, 1)) for i in ids],
+                            dtype=np.float64))
+    columns.append(np.array([entries[i].fit_cosine if entries[i].fit_cosine is not None
+                             else np.nan for i in ids], dtype=np.float64))
+    columns.append(np.array([float(entries[i].task_type == "regression") for i in ids]))
+    columns += [np.full(len(ids), target[name]) for name in TARGET_DESCRIPTORS]
+    return np.column_stack(columns)
+
+
+@dataclass
+class SelectorModel:
+    """A fitted selector (see the module docstring); plain data, saved as JSON."""
+
+    kind: str  # "ridge" or "boosting"
+    features: list[str]
+    mean: list[float]  # per feature: the training mean (fills unknown values) ...
+    scale: list[float]  # ... and scale (ridge works on standardised features)
+    intercept: float
+    coef: list[float] = field(default_factory=list)  # ridge
+    #: boosting: learning rate and trees as node arrays (left, right, feature, threshold, value)
+    learning_rate: float = 0.0
+    trees: list[dict[str, list]] = field(default_factory=list)
+    residuals: list[float] = field(default_factory=list)  # out-of-target, points
+    base_model: str = ""
+    esms: dict[str, str] = field(default_factory=dict)  # esm id -> digest when fitted
+    grid: dict[str, Any] = field(default_factory=dict)
+    cells: int = 0
+    targets: list[str] = field(default_factory=list)
+    importance: dict[str, float] = field(default_factory=dict)
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    created: str = ""
+    library_version: str = ""
+
+    def predict_gain(self, x: np.ndarray) -> np.ndarray:
+        """Predicted gain in points for features x (S, F); unknown values (NaN) take the
+        training mean."""
+        mean = np.asarray(self.mean, dtype=np.float64)
+        x = np.where(np.isfinite(x), np.asarray(x, dtype=np.float64), mean)
+        if self.kind == "ridge":
+            return ((x - mean) / np.asarray(self.scale)) @ np.asarray(self.coef) + self.intercept
+        out = np.full(len(x), self.intercept)
+        for tree in self.trees:
+            out += self.learning_rate * _tree_predict(tree, x)
+        return out
+
+    def p_better(self, gain: np.ndarray) -> np.ndarray:
+        """P(gain > 0) per source from the out-of-target residuals (conformal-style)."""
+        res = np.asarray(self.residuals, dtype=np.float64)
+        if not len(res):
+            return np.full(len(gain), np.nan)
+        return (np.asarray(gain)[:, None] + res[None, :] > 0).mean(axis=1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "version": VERSION, **asdict(self)}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        write_json(path, self.to_dict())
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> SelectorModel:
+        path = Path(path)
+        fix = "make one with `stepstone bench calibrate --grid GRID`"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as err:
+            raise AdviceError(f"no learned selector at {path}: {fix}") from err
+        except (OSError, ValueError) as err:
+            raise AdviceError(f"cannot read the learned selector {path}: {err}") from err
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise AdviceError(f"{path} is not a stepstone selector (no \"format\": "
+                              f"\"{FORMAT}\"): {fix}")
+        if data.get("version", 0) > VERSION:
+            raise AdviceError(f"{path} has version {data['version']}; this stepstone reads "
+                              f"version {VERSION}: upgrade stepstone or refit it")
+        try:
+            model = cls(**{k: v for k, v in data.items() if k not in ("format", "version")})
+        except TypeError as err:
+            raise AdviceError(f"{path} is malformed: {err}; refit it") from err
+        if model.kind not in ("ridge", "boosting") or list(model.features) != list(FEATURES):
+            raise AdviceError(f"{path} was fitted on other features or by another model kind "
+                              f"({model.kind}); refit it with this stepstone: {fix}")
+        return model
+
+    def check(self, *, model_name: str, entries: list[HubEntry], origin: str) -> None:
+        """Refuse a selector fitted for another base model, or for a hub that shares none of
+        its ESMs (a hub grown since is fine: new sources are described by their features)."""
+        from ..encode.models import canonical_model_name
+        from .advice import esm_digest
+
+        fix = (f"refit it for this hub with `stepstone bench calibrate --grid "
+               f"{self.grid.get('name', 'GRID')} --hub HUB`")
+        if canonical_model_name(self.base_model) != canonical_model_name(model_name):
+            raise AdviceError(f"{origin} was fitted for base model {self.base_model!r}; this "
+                              f"ranking uses {model_name!r}: {fix}")
+        known = {e.id for e in entries if self.esms.get(e.id) == esm_digest(e)}
+        if self.esms and not known:
+            raise AdviceError(f"{origin} was fitted on another hub (none of its "
+                              f"{len(self.esms)} ESMs is in this one): {fix}")
+
+
+def _tree_predict(tree: dict[str, list], x: np.ndarray) -> np.ndarray:
+    """One regression tree's values for x (S, F): walk all rows level by level."""
+    left, right = np.asarray(tree["left"]), np.asarray(tree["right"])
+    feature, threshold = np.asarray(tree["feature"]), np.asarray(tree["threshold"])
+    value = np.asarray(tree["value"], dtype=np.float64)
+    node = np.zeros(len(x), dtype=int)
+    while True:
+        inner = left[node] >= 0
+        if not inner.any():
+            return value[node]
+        rows = np.flatnonzero(inner)
+        go_left = x[rows, feature[node[rows]]] <= threshold[node[rows]]
+        node[rows] = np.where(go_left, left[node[rows]], right[node[rows]])
+
+
+def input_scores(ctx: RankContext) -> tuple[dict[str, dict[str, float]], float | None]:
+    """The scores of :data:`INPUT_METHODS` for ``ctx``'s entries (a method that cannot score
+    this kind of target is left out) and ESM-LogME's reference (the base embeddings' LogME)."""
+    scores: dict[str, dict[str, float]] = {}
+    reference = None
+    for name in INPUT_METHODS:
+        try:
+            result = get_method(name)(ctx)
+        except UnsupportedTargetError:
+            continue
+        scores[name] = result.scores
+        if name == "esm-logme":
+            reference = result.reference
+    return scores, reference
+
+
+@register("learned")
+def learned_method(ctx: RankContext) -> MethodScores:
+    """Predicted gain (points) of the learned selector fitted on the ground truth; the reference
+    row is "no intermediate step" at 0."""
+    path = ctx.hub.root / FILE_NAME
+    model = SelectorModel.load(path)
+    model.check(model_name=ctx.encoder.spec.model_name, entries=ctx.entries, origin=str(path))
+    scores, reference = input_scores(ctx)
+    ids = sorted({i for s in scores.values() for i in s})
+    entries = {e.id: e for e in ctx.entries}
+    target = target_descriptors(ctx.task.summary(), reference)
+    out = MethodScores(reference=0.0)
+    if not ids:
+        return out
+    gains = model.predict_gain(feature_matrix(scores, ids, entries, target))
+    for esm_id, gain in zip(ids, gains):
+        out.add(esm_id, float(gain))
+    return out

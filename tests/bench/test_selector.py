@@ -1,0 +1,138 @@
+"""The learned selector on synthetic grids where the gain is a known function of the features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stepstone.bench import selector as selector_module
+from stepstone.bench.selector import fit_model, loto_predictions, policy_gains
+from stepstone.errors import AdviceError
+from stepstone.rank.learned import FEATURES, SelectorModel, feature_matrix, standardised
+
+
+def synthetic_cells(seed: int = 0, targets: int = 10, sources: int = 20,
+                    noise: float = 0.3) -> pd.DataFrame:
+    """gain = 2 z(esm-ridge) + 1.5 z(textemb) - 1 (+ noise): two features matter, the rest
+    is noise."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for t in range(targets):
+        x = rng.normal(size=(sources, len(FEATURES)))
+        frame = pd.DataFrame(x, columns=list(FEATURES))
+        frame["gain"] = (2.0 * frame["z:esm-ridge"] + 1.5 * frame["z:textemb"] - 1.0
+                         + noise * rng.normal(size=sources))
+        frame["target"], frame["source"] = f"t{t}", [f"s{i}" for i in range(sources)]
+        frame["esm_id"] = frame["source"]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_leave_one_target_out_recovers_the_function_and_beats_each_single_feature():
+    cells = synthetic_cells()
+    predicted = loto_predictions(cells, kind="ridge")
+    truth = 2.0 * cells["z:esm-ridge"] + 1.5 * cells["z:textemb"] - 1.0
+    assert np.corrcoef(predicted, truth)[0, 1] > 0.97
+    learned = policy_gains(cells, predicted)["top1"].mean()
+    for name in FEATURES:
+        single = policy_gains(cells, cells[name].to_numpy())["top1"].mean()
+        assert learned > single, name
+    model = fit_model(cells[list(FEATURES)].to_numpy(), cells["gain"].to_numpy(), kind="ridge")
+    weights = dict(zip(FEATURES, np.asarray(model.coef) / np.asarray(model.scale)))
+    assert weights["z:esm-ridge"] == pytest.approx(2.0, abs=0.1)
+    assert weights["z:textemb"] == pytest.approx(1.5, abs=0.1)
+
+
+def test_a_targets_own_cells_never_reach_its_model():
+    cells = synthetic_cells(targets=4, sources=6)
+    seen: list[set[float]] = []
+
+    def recording_fit(x, y, *, kind):
+        seen.append({round(v, 12) for v in y})
+        return fit_model(x, y, kind=kind)
+
+    loto_predictions(cells, kind="ridge", fit=recording_fit)
+    assert len(seen) == 4
+    for target, trained_on in zip(cells["target"].unique(), seen):
+        own = {round(v, 12) for v in cells.loc[cells["target"] == target, "gain"]}
+        assert not own & trained_on, target
+
+
+def test_boosted_trees_as_json_predict_what_scikit_learn_predicts():
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    cells = synthetic_cells(seed=2)
+    x, y = cells[list(FEATURES)].to_numpy(), cells["gain"].to_numpy()
+    model = fit_model(x, y, kind="boosting")
+    reference = GradientBoostingRegressor(**selector_module.BOOSTING).fit(x, y)
+    test = np.random.default_rng(5).normal(size=(50, len(FEATURES)))
+    np.testing.assert_allclose(model.predict_gain(test), reference.predict(test), rtol=1e-9,
+                               atol=1e-9)
+    again = SelectorModel(**{k: v for k, v in model.to_dict().items()
+                             if k not in ("format", "version")})
+    np.testing.assert_array_equal(again.predict_gain(test), model.predict_gain(test))
+
+
+def test_policy_skips_when_no_source_is_predicted_to_gain():
+    cells = pd.DataFrame({"target": ["a", "a", "b", "b"], "gain": [-2.0, 1.0, 3.0, -1.0]})
+    table = policy_gains(cells, np.array([-0.5, -0.1, 0.4, 0.2])).set_index("target")
+    assert table.loc["a", "skipped"] and table.loc["a", "learned"] == 0.0
+    assert table.loc["a", "top1"] == 1.0  # the first pick was the one predicted -0.1
+    assert table.loc["b", "learned"] == 3.0 and not table.loc["b", "skipped"]
+
+
+def test_standardised_features_ignore_missing_scores():
+    assert standardised([1.0, 2.0, 3.0]) == pytest.approx([-1.2247449, 0.0, 1.2247449])
+    assert standardised([np.nan, 2.0, 2.0]).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_selector_files_are_checked(tmp_path):
+    path = tmp_path / "selector.json"
+    path.write_text('{"format": "stepstone-advice"}')
+    with pytest.raises(AdviceError, match="not a stepstone selector"):
+        SelectorModel.load(path)
+    with pytest.raises(AdviceError, match="no learned selector"):
+        SelectorModel.load(tmp_path / "missing.json")
+    cells = synthetic_cells(targets=3, sources=5)
+    model = fit_model(cells[list(FEATURES)].to_numpy(), cells["gain"].to_numpy(), kind="ridge")
+    model.base_model, model.esms = "sentence-transformers/all-MiniLM-L6-v2", {"x": "digest"}
+    model.save(path)
+    loaded = SelectorModel.load(path)
+    with pytest.raises(AdviceError, match="base model"):
+        loaded.check(model_name="bert-base-uncased", entries=[], origin="p")
+    with pytest.raises(AdviceError, match="another hub"):
+        loaded.check(model_name="sentence-transformers/all-MiniLM-L6-v2", entries=[], origin="p")
+    assert "pickle" not in path.read_text()
+
+
+def test_feature_matrix_orders_columns_as_declared():
+    from types import SimpleNamespace
+
+    entries = {i: SimpleNamespace(num_examples=n, fit_cosine=0.9, task_type="classification")
+               for i, n in (("a", 100), ("b", 1000))}
+    target = {"log_target_rows": 2.0, "log_classes": 1.0, "regression": 0.0, "pair": 1.0,
+              "base_logme": -0.5}
+    x = feature_matrix({"esm-logme": {"a": -0.4, "b": -0.2}}, ["a", "b"], entries, target)
+    column = {name: x[:, i] for i, name in enumerate(FEATURES)}
+    assert column["z:esm-logme"] == pytest.approx([-1.0, 1.0])
+    assert column["z:textemb"].tolist() == [0.0, 0.0]  # not scored: no information
+    assert column["logme_margin"] == pytest.approx([0.1, 0.3])
+    assert column["log_source_rows"].tolist() == [2.0, 3.0]
+    assert column["pair"].tolist() == [1.0, 1.0]
+
+
+def test_advice_from_the_selector_is_nested_and_calibrated_on_a_known_function():
+    from stepstone.bench.calibrate import advice_quality
+    from stepstone.bench.selector import advice_loto, has_skill
+
+    cells = synthetic_cells(seed=3, targets=8, sources=15, noise=1.0)
+    loto = advice_loto(cells, kind="ridge")
+    assert len(loto) == len(cells) and loto["p_better"].between(0, 1).all()
+    quality = advice_quality(loto)
+    # the gain is a linear function of two features plus unit noise: the advice has skill
+    assert quality["brier"] < 0.9 * quality["brier_base_rate"]
+    assert quality["mae"] < quality["mae_constant"]
+    assert 0.65 <= quality["coverage"] <= 0.95
+    assert has_skill({**quality, "coverage": 0.8}) and not has_skill(
+        {**quality, "brier": quality["brier_base_rate"]})

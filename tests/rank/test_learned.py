@@ -1,0 +1,71 @@
+"""The learned method on a tiny hub: its scores are the stored model applied to the features
+of the input methods, computed here independently, and it refuses what it cannot use."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from stepstone.errors import AdviceError
+from stepstone.hub import Hub
+from stepstone.rank import rank_sources
+from stepstone.rank.advice import esm_digest
+from stepstone.rank.learned import (FEATURES, FILE_NAME, INPUT_METHODS, SelectorModel,
+                                    target_descriptors)
+from tests.rank.built import built  # noqa: F401  (fixture)
+
+
+def _selector(entries, kind="ridge"):
+    """A ridge model with known weights: gain = 2 z(esm-logme) - z(textemb) + 0.5."""
+    coef = np.zeros(len(FEATURES))
+    coef[FEATURES.index("z:esm-logme")], coef[FEATURES.index("z:textemb")] = 2.0, -1.0
+    return SelectorModel(kind=kind, features=list(FEATURES), mean=[0.0] * len(FEATURES),
+                         scale=[1.0] * len(FEATURES), intercept=0.5, coef=coef.tolist(),
+                         residuals=[-1.0, 0.0, 1.0], base_model=entries[0].base_model,
+                         esms={e.id: esm_digest(e) for e in entries})
+
+
+@pytest.fixture
+def learned_hub(built, tmp_path):  # noqa: F811
+    root = tmp_path / "hub"
+    shutil.copytree(built.hub_root, root)
+    hub = Hub(root)
+    _selector(hub.entries()).save(root / FILE_NAME)
+    return hub
+
+
+def test_learned_scores_are_the_model_on_the_input_scores(learned_hub, toy_task, built):  # noqa: F811
+    ranking = rank_sources(toy_task, hub=learned_hub, method="learned", advice=False)
+    assert ranking.reference["score"] == 0.0  # "no intermediate step" gains nothing
+    inputs = {m: rank_sources(toy_task, hub=learned_hub, method=m, advice=False)
+              for m in INPUT_METHODS if m in ("esm-logme", "textemb")}
+    ids = sorted(ranking.scores())
+    scores = {m: r.scores() for m, r in inputs.items()}
+    z = {m: (np.array([scores[m][i] for i in ids]) - np.mean(list(scores[m].values())))
+         / np.std(list(scores[m].values())) for m in scores}
+    expected = 2.0 * z["esm-logme"] - z["textemb"] + 0.5
+    np.testing.assert_allclose([ranking.scores()[i] for i in ids], expected, rtol=1e-6)
+
+
+def test_learned_needs_its_model_and_the_right_base_model(built, toy_task, tmp_path):  # noqa: F811
+    root = tmp_path / "bare"
+    shutil.copytree(built.hub_root, root)
+    with pytest.raises(AdviceError, match="no learned selector .* bench calibrate"):
+        rank_sources(toy_task, hub=Hub(root), method="learned", advice=False)
+    model = _selector(Hub(root).entries())
+    model.base_model = "bert-base-uncased"
+    model.save(root / FILE_NAME)
+    with pytest.raises(AdviceError, match="base model"):
+        rank_sources(toy_task, hub=Hub(root), method="learned", advice=False)
+
+
+def test_target_descriptors_describe_size_classes_and_room():
+    d = target_descriptors({"task_type": "classification", "num_examples": 1000,
+                            "num_classes": 4, "is_pair": True}, -0.7)
+    assert d == {"log_target_rows": 3.0, "log_classes": 2.0, "regression": 0.0, "pair": 1.0,
+                 "base_logme": -0.7}
+    r = target_descriptors({"task_type": "regression", "num_examples": 10, "num_classes": None,
+                            "is_pair": False}, None)
+    assert r["regression"] == 1.0 and r["log_classes"] == 0.0 and np.isnan(r["base_logme"])
