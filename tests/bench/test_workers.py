@@ -99,3 +99,35 @@ def test_large_grid_doubles_the_targets_and_keeps_the_medium_settings():
     # related tasks are never candidates: sst5 shares texts with sst2, mr and subj
     assert not {"sst2", "mr", "subj"} & set(LARGE.candidates("sst5"))
     assert "stsb" not in LARGE.candidates("mrpc")
+
+
+def test_a_second_machine_takes_cells_from_the_end_and_merges_them_back(toy_pool, tiny_bert,
+                                                                       tmp_path):
+    from click.testing import CliRunner
+
+    from stepstone.cli import main
+
+    grid = _grid(toy_pool)
+    home, away, models = tmp_path / "home", tmp_path / "away", tmp_path / "models"
+    first = run_transfer(grid, results_dir=home, models_dir=models, model_name=tiny_bert,
+                         max_cells=2, tuned_methods=())
+    order = pending_cells(grid, ResultsFile(home))
+    away.mkdir()
+    (away / "transfer.csv").write_bytes((home / "transfer.csv").read_bytes())  # the copy
+    second = run_transfer(grid, results_dir=away, models_dir=models, model_name=tiny_bert,
+                          max_cells=3, tuned_methods=(), from_end=True)
+    assert [c.key for c in second.finished] == [(t, s or BASELINE, seed)
+                                               for t, s, seed in order[::-1][:3]]
+    assert len(first.finished) == 2
+    grid_file = tmp_path / "toy.json"
+    grid_file.write_text(json.dumps(grid.to_dict()))
+    merged = CliRunner().invoke(main, ["bench", "merge", "--grid", str(grid_file), "--results",
+                                       str(home), str(away)], catch_exceptions=False)
+    assert merged.exit_code == 0 and "merged 3 cells" in merged.output
+    from stepstone.bench.results import merge_cells
+
+    assert merge_cells(grid, ResultsFile(home), away) == 0  # each cell once
+    keys = [c.key for c in ResultsFile(home).cells()]
+    assert len(keys) == len(set(keys)) == 5
+    meta = ResultsFile(home).read_meta()
+    assert meta["merged"][0]["cells"] == 3 and meta["merged"][0]["devices"] == ["cpu"]

@@ -18,6 +18,7 @@ from typing import Any
 
 from .._io import write_json
 from ..errors import BenchmarkError
+from ..errors import BenchmarkError
 from ..hub.locks import esm_lock
 
 logger = logging.getLogger(__name__)
@@ -145,19 +146,42 @@ def import_reused_cells(grid, results: ResultsFile) -> int:
             logger.warning("grid %s cannot reuse grid %s: unknown or other settings", grid.name,
                            name)
             continue
-        source = ResultsFile(results.folder.parent / name)
-        done = results.done()
-        new = [c for c in source.cells() if c.key in wanted and c.key not in done]
-        for cell in new:
-            results.append(cell)
+        new = _append_new(results, ResultsFile(results.folder.parent / name), wanted,
+                          "imported")
         if new:
-            meta = results.read_meta()
-            meta.setdefault("imported", []).append({"from": str(source.csv),
-                                                    "cells": len(new)})
-            results.write_meta(meta)
             logger.info("took over %d finished cells of grid %s", len(new), name)
         count += len(new)
     return count
+
+
+def _append_new(results: ResultsFile, source: ResultsFile, wanted: set[tuple[str, str, int]],
+                record: str) -> list[Cell]:
+    """Append ``source``'s cells that are ``wanted`` and not in ``results`` yet; note where
+    they came from under ``record`` in the results' metadata."""
+    done = results.done()
+    new = [c for c in source.cells() if c.key in wanted and c.key not in done]
+    for cell in new:
+        results.append(cell)
+    if new:
+        meta = results.read_meta()
+        meta.setdefault(record, []).append({"from": str(source.csv), "cells": len(new),
+                                            "devices": sorted({c.device for c in new})})
+        results.write_meta(meta)
+    return new
+
+
+def merge_cells(grid, results: ResultsFile, other: str | os.PathLike) -> int:
+    """Append the cells of the results folder ``other`` (another machine's run on a copy of
+    ``results``, e.g. a lent GPU's) that are cells of ``grid`` and not yet in ``results``;
+    returns how many. Rows keep their device. Safe beside running workers: they re-read the
+    results after taking a cell, so a merged cell is not run again."""
+    source = ResultsFile(other)
+    if not source.csv.is_file():
+        raise BenchmarkError(f"no results to merge: {source.csv} does not exist")
+    wanted = {(t, s or BASELINE, seed) for t, s, seed in grid.cells()}
+    new = _append_new(results, source, wanted, "merged")
+    logger.info("merged %d cells from %s", len(new), source.csv)
+    return len(new)
 
 
 def _convert(name: str, value: str) -> Any:

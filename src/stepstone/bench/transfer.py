@@ -97,7 +97,8 @@ def run_transfer(grid: Grid, *, results_dir: str | os.PathLike,
                  device: str | None = None, only_available: bool = False,
                  max_cells: int | None = None, workers: int = 1, threads: int | None = None,
                  tuned_methods: tuple[str, ...] = TUNED_METHODS,
-                 hub: str | os.PathLike | None = None, show_progress: bool | None = None) -> TransferRun:
+                 hub: str | os.PathLike | None = None, show_progress: bool | None = None,
+                 from_end: bool = False) -> TransferRun:
     """Run every unfinished cell of ``grid``, appending each result to ``results_dir``.
 
     Source models are read from ``models_dir/<source id>`` (where ``stepstone build
@@ -107,7 +108,8 @@ def run_transfer(grid: Grid, *, results_dir: str | os.PathLike,
     disjoint cells (bench/workers.py); ``max_cells`` is then shared out between them. Whenever
     a source model is loaded, the scores of ``tuned_methods`` on it are stored for every
     target (bench/tuned_scores.py), so methods on tuned models can be evaluated later without
-    the models (``hub`` names the sources: default, the bundled hub).
+    the models (``hub`` names the sources: default, the bundled hub). ``from_end`` takes the
+    cells in reverse order (a second machine on a copy of the results, see ``bench merge``).
     """
     results = ResultsFile(results_dir)
     imported = import_reused_cells(grid, results)
@@ -121,7 +123,8 @@ def run_transfer(grid: Grid, *, results_dir: str | os.PathLike,
                               only_available=only_available, max_cells=share, threads=threads,
                               tuned_methods=tuple(tuned_methods),
                               hub=str(hub) if hub is not None else None,
-                              log_level=logging.getLogger("stepstone").getEffectiveLevel())
+                              log_level=logging.getLogger("stepstone").getEffectiveLevel(),
+                              from_end=from_end)
     bar = progress(total=len(todo), desc=f"Transfer grid {grid.name}", unit="cell",
                    show=show_progress)
     with bar:

@@ -74,6 +74,9 @@ class WorkerSettings:
     tuned_methods: tuple[str, ...] = ()
     hub: str | None = None  # the hub whose entries name the sources (default: the bundled one)
     log_level: int = logging.WARNING
+    #: take cells from the end of the pending order: a second machine (a lent GPU) working on
+    #: a copy of the results meets the first one's cells only when the grid is nearly done
+    from_end: bool = False
 
 
 #: (cell, source model or None) -> None: runs one cell and appends its result.
@@ -97,6 +100,8 @@ def work(settings: WorkerSettings, run_cell: CellRunner, get_model: ModelGetter,
     ran, unusable = 0, set()
     while settings.max_cells is None or ran < settings.max_cells:
         todo = [c for c in pending_cells(settings.grid, results) if c[1] not in unusable]
+        if settings.from_end:
+            todo.reverse()
         if loaded[0] is not None:  # stay with the model in memory while it has cells left
             todo.sort(key=lambda c: c[1] != loaded[0])
         if not todo:

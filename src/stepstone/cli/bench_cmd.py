@@ -58,11 +58,15 @@ def _results_dir(results_dir: str | None, grid) -> str:
               help="Methods on tuned source models whose scores are stored for every source "
               "model loaded (comma-separated; empty: none).")
 @click.option("--device", help="torch device (default: cuda if available, else cpu).")
+@click.option("--from-end", is_flag=True,
+              help="Take the pending cells in reverse order: for a second machine (a lent GPU) "
+              "on a copy of the results, whose cells `bench merge` brings back.")
 @hub_option
 @verbosity
 def transfer(grid_name: str, results_dir: str | None, models_dir: str, only_available: bool,
              max_cells: int | None, workers: int, threads: int | None, tuned_methods: str,
-             device: str | None, hub_path: str | None, verbose: int, quiet: bool) -> None:
+             device: str | None, from_end: bool, hub_path: str | None, verbose: int,
+             quiet: bool) -> None:
     """Fine-tune source -> target for every cell of a grid (resumable, one row per cell)."""
     import torch
 
@@ -78,11 +82,27 @@ def transfer(grid_name: str, results_dir: str | None, models_dir: str, only_avai
                        tuned_methods=tuple(m.strip() for m in tuned_methods.split(",")
                                            if m.strip()),
                        hub=resolve_hub_path(hub_path),
-                       show_progress=False if quiet else None)
+                       show_progress=False if quiet else None, from_end=from_end)
     imported = f", {run.imported} taken over from {', '.join(grid.reuses)}" if run.imported \
         else ""
     click.echo(f"finished {len(run.finished)} cells{imported}, {len(run.skipped)} skipped "
                f"(source model missing), {run.remaining} remaining")
+
+
+@bench.command()
+@grid_options
+@click.argument("other", type=click.Path(file_okay=False, exists=True))
+@verbosity
+def merge(grid_name: str, results_dir: str | None, other: str, verbose: int,
+          quiet: bool) -> None:
+    """Append the grid's cells found in the results folder OTHER (another machine's run, e.g.
+    a lent GPU's) that are not done here yet; safe beside running workers."""
+    from ..bench.results import ResultsFile, merge_cells
+
+    configure(verbose, quiet)
+    grid = _grid(grid_name)
+    count = merge_cells(grid, ResultsFile(_results_dir(results_dir, grid)), other)
+    click.echo(f"merged {count} cells of grid {grid.name} from {other}")
 
 
 @bench.command()
