@@ -162,8 +162,8 @@ FULL = Grid(
 )
 
 #: The large grid's targets beyond the medium grid's 12, as the ground-truth issue lists them
-#: (4 regression, 4 sentence-pair by their task.json); none is one of the 23 sources. They are used as listed, never
-#: swapped for another because of how a method does on them.
+#: (4 regression, 4 sentence-pair by their task.json); none is one of the 23 sources. They are
+#: used as listed, never swapped for another because of how a method does on them.
 _LARGE_EXTRA_TARGETS = ("sst5", "mrpc", "tweeteval_stance", "twitter_target_sentiment",
                         "davidson_hate_offensive", "covid_fake_news", "snips_intent", "reuters_r8",
                         "wassa2017_emotion_intensity", "empathy_score", "politeness_wikipedia",
