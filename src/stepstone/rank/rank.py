@@ -27,6 +27,7 @@ from .options import (EmbeddingOptions, ExecutionOptions, SelectionOptions, Targ
                       split_options)
 from .ranking import REFERENCE_NAME, RankedSource, Ranking, Skipped
 from .sharded import run_method
+from .stability import ranking_stability
 from .target_checks import check_target_size, class_counts
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,12 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *,
                in enumerate(order, start=1)]
     reference = _reference(method, result.reference, sources)
     t0 = time.perf_counter()
+    stability = ranking_stability(ctx, method, [(s.esm_id, s.task_name, s.score) for s in sources],
+                                  mode=selection.stability, resamples=selection.resamples,
+                                  leading=selection.stability_leading, seed=data.seed)
+    if stability is not None:
+        timings["stability"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     sources, recommendation = _advice(method, ctx, sources, reference, selection.advice)
     timings["advice"] = time.perf_counter() - t0
     selected, chosen = [], {}
@@ -113,7 +120,7 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *,
                    embedding={**encoder.spec.to_dict(), "precision": encoder.precision.value},
                    timings=timings, library_version=__version__, selected=selected,
                    selection=chosen, warnings=warnings, reference=reference,
-                   recommendation=recommendation)
+                   recommendation=recommendation, stability=stability)
 
 
 def _advice_path(option: Any) -> Path | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import write_json
+from .stability import Stability
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,9 @@ class Ranking:
     #: what to do: text, source (None = fine-tune on the target directly), expected_gain, low,
     #: high, p_better, model; None without an advice model
     recommendation: dict[str, Any] | None = None
+    #: the leading sources re-ranked on bootstrap resamples of the target: share first, rank
+    #: interval, tied with the first (:mod:`stepstone.rank.stability`); None when not computed
+    stability: Stability | None = None
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -115,6 +119,7 @@ class Ranking:
         out = asdict(self)
         for row in out["sources"] + out["selected"]:
             row["score"] = None if not math.isfinite(row["score"]) else row["score"]
+        out["stability"] = self.stability.to_dict() if self.stability else None
         return out
 
     @classmethod
@@ -131,7 +136,9 @@ class Ranking:
                              for s in data.get("selected", [])],
                    selection=data.get("selection", {}),
                    warnings=list(data.get("warnings", [])), reference=data.get("reference"),
-                   recommendation=data.get("recommendation"))
+                   recommendation=data.get("recommendation"),
+                   stability=Stability.from_dict(data["stability"])
+                   if data.get("stability") else None)
 
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2)
