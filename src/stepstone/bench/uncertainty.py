@@ -22,6 +22,8 @@ from scipy import stats
 
 BOOT_METRICS = ("regret@1", "regret@3", "regret@5", "gain@1", "ndcg", "spearman")
 KS = (1, 3, 5)
+#: gain@k (best of the first k picks minus the baseline) kept for the hub's evidence file
+GAIN_KS = (1, 2, 3, 4, 5)
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def _tie_groups(predicted: np.ndarray) -> list[np.ndarray]:
 
 def batch_metrics(predicted: np.ndarray, true: np.ndarray, baseline: np.ndarray
                   ) -> dict[str, np.ndarray]:
-    """Regret@1/3/5, gain@1, NDCG and Spearman of one prediction against R truths.
+    """Regret@1/3/5, gain@1..5, NDCG and Spearman of one prediction against R truths.
 
     Shapes: predicted (S,), true (R, S), baseline (R,); returns arrays (R,). Ties in
     ``predicted`` count as a uniformly random order, as in :mod:`stepstone.bench.metrics`.
@@ -79,10 +81,12 @@ def batch_metrics(predicted: np.ndarray, true: np.ndarray, baseline: np.ndarray
     groups = _tie_groups(np.asarray(predicted, float))
     best = np.maximum(true.max(axis=1), baseline)
     out = {}
-    for k in KS:
+    for k in sorted(set(KS) | set(GAIN_KS)):
         picked = _expected_best(groups, true, min(k, true.shape[1]))
-        out[f"regret@{k}"] = (best - picked) / best * 100.0
-    out["gain@1"] = (true[:, groups[0]].mean(axis=1) - baseline) * 100.0
+        if k in KS:
+            out[f"regret@{k}"] = (best - picked) / best * 100.0
+        if k in GAIN_KS:  # what fine-tuning through each of the first k and keeping the best
+            out[f"gain@{k}"] = (picked - baseline) * 100.0  # buys (k = 1: the first pick)
     gains = np.power(2.0, 100.0 * true) - 1.0
     position = np.concatenate([np.repeat(gains[:, g].mean(axis=1, keepdims=True), len(g), 1)
                                for g in groups], axis=1)
@@ -132,7 +136,8 @@ def no_transfer_metrics(true: np.ndarray, baseline: np.ndarray) -> dict[str, np.
     best = np.maximum(true.max(axis=1), baseline)
     regret = (best - baseline) / best * 100.0
     nan = np.full(true.shape[0], np.nan)
-    return {**{f"regret@{k}": regret for k in KS}, "gain@1": np.zeros(true.shape[0]),
+    return {**{f"regret@{k}": regret for k in KS},
+            **{f"gain@{k}": np.zeros(true.shape[0]) for k in GAIN_KS},
             "ndcg": nan, "spearman": nan}
 
 

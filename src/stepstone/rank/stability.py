@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +78,10 @@ class SourceStability:
     #: the first itself)
     first_ahead: float | None
     tied_with_first: bool
+    #: the 5-95 % interval of its score over the resamples, relative to the leading sources in
+    #: the same resample (the common shift taken out), around its score: the plot's error bars
+    score_low: float | None = None
+    score_high: float | None = None
 
 
 @dataclass
@@ -102,11 +107,22 @@ class Stability:
     def describe(self) -> str:
         """One line: how many sources are tied at the top, and on what evidence."""
         tied = self.tied
-        head = (f"{len(tied)} sources tied at the top ({', '.join(tied)})" if len(tied) > 1
-                else f"{tied[0]} is ahead of the others" if tied else "no stability")
-        return (f"{head}: the first does not beat a tied source in {self.tie_level:.0%} of "
+        if len(tied) == self.leading:
+            head = f"all {self.leading} leading sources are tied at the top"
+        elif len(tied) > 1:
+            head = f"{len(tied)} sources tied at the top ({', '.join(tied)})"
+        else:
+            head = f"{tied[0]} is ahead of the others" if tied else "no stability"
+        return (f"{head}: rank 1 is not ahead of a tied source in {self.tie_level:.0%} of "
                 f"{self.resamples} resamples of the target's examples (top {self.leading} "
                 "re-scored)")
+
+    def legend(self) -> str:
+        """What the table's stability columns mean."""
+        return (f"1st: share of {self.resamples} resamples of the target in which the source "
+                f"scored highest; ranks: its {self.rank_level:.0%} rank interval among the top "
+                f"{self.leading}; '=': tied with rank 1 (rank 1 is ahead of it in fewer than "
+                f"{self.tie_level:.0%} of the resamples)")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "tied": self.tied}
@@ -115,6 +131,21 @@ class Stability:
     def from_dict(cls, data: dict[str, Any]) -> Stability:
         body = {k: v for k, v in data.items() if k not in ("tied", "sources")}
         return cls(**body, sources=[SourceStability(**s) for s in data.get("sources", [])])
+
+
+#: the table's stability columns (:func:`table_cells`)
+TABLE_HEAD = f"{'1st':>4}  {'ranks':>5}  {'':1}"
+
+
+def table_cells(result: Stability | None, esm_id: str) -> str:
+    """The table's stability cells of one source: share first, rank interval, '=' when tied
+    with rank 1 (blank for a source outside the re-scored top)."""
+    row = result.by_id().get(esm_id) if result is not None else None
+    if row is None:
+        return f"{'':>4}  {'':>5}  {'':1}"
+    ranks = (f"{row.rank_low}" if row.rank_low == row.rank_high
+             else f"{row.rank_low}-{row.rank_high}")
+    return f"{row.share_first:>4.0%}  {ranks:>5}  {'=' if row.tied_with_first else '':1}"
 
 
 def summarise(scores: np.ndarray, *, tie_level: float = TIE_LEVEL,
@@ -137,8 +168,23 @@ def summarise(scores: np.ndarray, *, tie_level: float = TIE_LEVEL,
     ahead[0] = np.nan
     tied = ahead < tie_level
     tied[0] = True
+    # the score interval without the shift that moves every score with the sample: relative to
+    # the leading sources' mean in the same resample, centred on the source's mean score, so
+    # that overlapping intervals are sources this sample cannot tell apart
+    finite = np.where(np.isfinite(scores), scores, np.nan)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column stays NaN
+        relative = finite - np.nanmean(finite, axis=1, keepdims=True)
+        centre = np.nanmean(finite, axis=0)
+        score_low, score_high = centre + np.nanquantile(
+            relative - np.nanmean(relative, axis=0), [tail, 1 - tail], axis=0)
     return {"share_first": share_first, "rank_low": low, "rank_high": high,
-            "first_ahead": ahead, "tied": tied}
+            "first_ahead": ahead, "tied": tied, "score_low": score_low,
+            "score_high": score_high}
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def bootstrap_rows(n: int, resamples: int, seed: int) -> np.ndarray:
@@ -173,7 +219,9 @@ def stability(ctx: RankContext, method: str, ranked: list[tuple[str, str, float]
                             rank_low=int(parts["rank_low"][i]),
                             rank_high=int(parts["rank_high"][i]),
                             first_ahead=None if i == 0 else float(parts["first_ahead"][i]),
-                            tied_with_first=bool(parts["tied"][i]))
+                            tied_with_first=bool(parts["tied"][i]),
+                            score_low=_finite(parts["score_low"][i]),
+                            score_high=_finite(parts["score_high"][i]))
             for i, (esm_id, name, _) in enumerate(top)]
     return Stability(resamples=resamples, leading=len(top), seed=seed, sources=rows,
                      seconds=time.perf_counter() - started)
