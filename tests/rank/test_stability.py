@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stepstone.rank.stability import (Stability, bootstrap_rows, linearised_esm_logme,
-                                      summarise)
+from stepstone.rank import Ranking
+from stepstone.rank.stability import (SourceStability, Stability, bootstrap_rows,
+                                      linearised_esm_logme, summarise)
 from stepstone.scores.esm_logme import TargetStats, esm_logme
 from stepstone.scores.logme import logme
 from stepstone.scores.logme_influence import logme_influence, resampled_logme
@@ -109,8 +110,6 @@ def test_stability_round_trips_through_a_dict():
     maps = maps_for(x.shape[1], np.random.default_rng(2))
     _, scores = resampled(x, labels, maps, resamples=50)
     parts = summarise(scores)
-    from stepstone.rank.stability import SourceStability
-
     rows = [SourceStability(esm_id=f"s{i}", task_name=f"s{i}", rank=i + 1,
                             share_first=float(parts["share_first"][i]),
                             rank_low=int(parts["rank_low"][i]),
@@ -121,3 +120,39 @@ def test_stability_round_trips_through_a_dict():
     assert result.tied == ["s0", "s1"]
     assert Stability.from_dict(result.to_dict()) == result
     assert "2 sources tied at the top (s0, s1)" in result.describe()
+
+
+def with_stability(ranking, tied: int = 2, leading: int = 4):
+    rows = [SourceStability(esm_id=s.esm_id, task_name=s.task_name, rank=s.rank,
+                            share_first=0.5 if i < tied else 0.0, rank_low=1,
+                            rank_high=i + 2, first_ahead=None if i == 0 else 0.6,
+                            tied_with_first=i < tied, score_low=s.score - 0.001,
+                            score_high=s.score + 0.001)
+            for i, s in enumerate(ranking.sources[:leading])]
+    ranking.stability = Stability(resamples=100, leading=leading, seed=0, sources=rows)
+    return ranking
+
+
+def test_stability_shows_in_table_csv_html_and_plot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from tests.rank.rankings import plain_ranking
+
+    ranking = with_stability(plain_ranking(8))
+    table = ranking.table(6).splitlines()
+    assert "1st" in table[0] and "ranks" in table[0]
+    assert table[1].split()[3:6] == ["50%", "1-2", "="]  # rank 1: share, interval, tied
+    assert table[3].split()[3:6] == ["0%", "1-4", "classification"]  # not tied
+    assert table[5].split()[3] == "classification"  # outside the re-scored top: blank
+    frame = ranking.to_pandas()
+    assert frame.loc[1, "tied_with_first"] and not frame.loc[3, "tied_with_first"]
+    assert frame["rank_high"].isna().sum() == 4  # outside the re-scored top: blank
+    assert "share_first" in ranking.to_csv().splitlines()[0]
+    html = ranking.to_html()
+    assert "first in resamples" in html and "tied with #1" in html
+    assert "2 sources tied at the top (task_00, task_01)" in html
+    ax = ranking.plot(k=8)
+    bars = [c for c in ax.containers if type(c).__name__ == "ErrorbarContainer"]
+    assert len(bars) == 1 and len(bars[0].lines[2][0].get_segments()) == 4
+    assert Ranking.from_json(ranking.to_json()).stability == ranking.stability

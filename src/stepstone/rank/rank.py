@@ -27,8 +27,8 @@ from .methods import RankContext
 from .options import (EmbeddingOptions, ExecutionOptions, SelectionOptions, TargetOptions,
                       split_options)
 from .ranking import REFERENCE_NAME, RankedSource, Ranking, Skipped
-from .sharded import run_method
 from .recommend import recommend_from_hub
+from .sharded import run_method
 from .stability import ranking_stability
 from .target_checks import check_target_size, class_counts
 
@@ -102,8 +102,9 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *,
                in enumerate(order, start=1)]
     reference = _reference(method, result.reference, sources)
     t0 = time.perf_counter()
-    stability = ranking_stability(ctx, method, [(s.esm_id, s.task_name, s.score) for s in sources],
-                                  mode=selection.stability, resamples=selection.resamples,
+    ranked = [(s.esm_id, s.task_name, s.score) for s in sources]
+    stability = ranking_stability(ctx, method, ranked, mode=selection.stability,
+                                  resamples=selection.resamples,
                                   leading=selection.stability_leading, seed=data.seed)
     if stability is not None:
         timings["stability"] = time.perf_counter() - t0

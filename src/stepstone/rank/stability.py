@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -238,24 +239,29 @@ def linearised_esm_logme(features: np.ndarray, labels: np.ndarray, maps: np.ndar
     full-sample scores, draws (R, N) row indices -> (R, K); NaN where a map fails.
     """
     from ..scores._blas import single_threaded_blas
+    from ..scores.engine import default_workers
     from ..scores.esm_logme import TargetStats
     from ..scores.logme_influence import esm_logme_influence, resampled_logme
 
     features = np.asarray(features, dtype=np.float64)
     f_aug = np.hstack([features, np.ones((len(features), 1))])
     out = np.full((len(draws), len(maps)), np.nan)
-    # one BLAS thread: many mid-sized products, and on a busy machine threaded BLAS was ~15x
-    # slower here (2 cores, measured)
+
+    def one(k: int) -> None:
+        try:
+            psi = esm_logme_influence(stats, f_aug, np.asarray(maps[k], dtype=np.float64),
+                                      labels, regression=regression)
+        except (ScoreError, np.linalg.LinAlgError) as err:
+            logger.debug("stability of map %d failed: %s", k, err)
+            return
+        out[:, k] = resampled_logme(full[k], psi, draws)
+
+    # one BLAS thread per worker, maps spread over the workers (as the ranking's scorer does):
+    # threaded BLAS on these mid-sized products was ~15x slower on a busy 2-core machine
     with single_threaded_blas():
         stats = TargetStats.from_features(features, labels, regression=regression)
-        for k, esm in enumerate(maps):
-            try:
-                psi = esm_logme_influence(stats, f_aug, np.asarray(esm, dtype=np.float64),
-                                          labels, regression=regression)
-            except (ScoreError, np.linalg.LinAlgError) as err:
-                logger.debug("stability of map %d failed: %s", k, err)
-                continue
-            out[:, k] = resampled_logme(full[k], psi, draws)
+        with ThreadPoolExecutor(min(default_workers(), max(len(maps), 1))) as pool:
+            list(pool.map(one, range(len(maps))))
     return out
 
 
