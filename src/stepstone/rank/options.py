@@ -68,7 +68,7 @@ class SelectionOptions:
     stability: str = "auto"
     #: bootstrap resamples of the target, and how many leading sources are re-scored
     resamples: int = 100
-    stability_leading: int = 10
+    stability_leading: int = 8
 
 
 @dataclass(frozen=True)

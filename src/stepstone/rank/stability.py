@@ -5,7 +5,7 @@ size would move scores that differ in the third decimal. Here the target's examp
 with replacement ``resamples`` times (seeded) and the ``leading`` sources (the top of the
 full-sample ranking) are scored again on each draw. The target is embedded once: a resample is
 a re-weighting of its rows, and only the leading sources are re-scored (a hub of 10,000 ESMs
-pays for 10 of them, not for all).
+pays for 8 of them, not for all).
 
 ESM-LogME uses the first-order bootstrap (:mod:`stepstone.scores.logme_influence`): one
 influence vector per leading ESM, then each resample is a weighted sum over the examples, so
@@ -47,8 +47,10 @@ logger = logging.getLogger(__name__)
 
 #: resamples by default: the tie decision at 95 % needs about 100 to be stable to a few %
 DEFAULT_RESAMPLES = 100
-#: sources re-scored on every resample (the top of the full-sample ranking)
-DEFAULT_LEADING = 10
+#: sources re-scored on every resample (the top of the full-sample ranking): 8 keeps the cost
+#: within half of a re-ranking of a cached target on the bundled hub
+#: (benchmarks/stability_cost.py; 10 measured 0.54x on a busy 2-core machine)
+DEFAULT_LEADING = 8
 #: a source is separable from the first when the first beats it in at least this share
 TIE_LEVEL = 0.95
 #: the rank interval's coverage (5-95 % percentiles)
