@@ -122,10 +122,10 @@ class Stability:
 
     def legend(self) -> str:
         """What the table's stability columns mean."""
-        return (f"1st: share of {self.resamples} resamples of the target in which the source "
-                f"scored highest; ranks: its {self.rank_level:.0%} rank interval among the top "
-                f"{self.leading}; '=': tied with rank 1 (rank 1 is ahead of it in fewer than "
-                f"{self.tie_level:.0%} of the resamples)")
+        return (f"Stability over {self.resamples} resamples of the target: 1st = share in "
+                f"which the source scored highest; ranks = its {self.rank_level:.0%} rank "
+                f"interval among the top {self.leading}; '=' = tied with rank 1 (rank 1 is "
+                f"ahead of it in fewer than {self.tie_level:.0%} of the resamples)")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "tied": self.tied}
