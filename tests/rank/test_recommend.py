@@ -153,3 +153,13 @@ def test_a_hub_without_evidence_shows_ranking_and_stability(advised_hub, toy_tas
     assert "1st" in ranking.table() and "ranks" in ranking.table()
     off = rank_sources(toy_task, hub=hub, stability="off")
     assert off.stability is None and "ranks" not in off.table()
+
+
+def test_other_methods_get_stability_only_when_asked(advised_hub, toy_task):
+    """auto: ESM-LogME only (first-order bootstrap); on: any method, re-run per resample."""
+    hub, _ = advised_hub
+    assert rank_sources(toy_task, hub=hub, method="esm-hscore").stability is None
+    on = rank_sources(toy_task, hub=hub, method="esm-hscore", stability="on", resamples=5)
+    assert on.stability.resamples == 5 and len(on.stability.sources) == len(on)
+    assert [s.esm_id for s in on.stability.sources] == [s.esm_id for s in on]
+    assert abs(sum(s.share_first for s in on.stability.sources) - 1.0) < 1e-9
