@@ -64,6 +64,12 @@ def test_cells_join_rankings_with_measured_gains(tiny_grid, toy_task):
     model = fit_advice(cells, grid=grid, hub=hub, method="esm-logme",
                        features=["z_score", "regression"])
     path = model.save(hub.root / ADVICE_FILE)
+    ranking = rank_sources(toy_task, hub=Hub(hub.root))  # no evaluation: skill unknown
+    assert all(s.expected_gain is None for s in ranking)
+    assert "without a leave-one-target-out evaluation" in ranking.recommendation_line()
+    model.evaluation = {"targets": 3, "mae": 1.0, "mae_constant": 1.5, "brier": 0.1,
+                        "brier_base_rate": 0.2}  # as if it had beaten both references
+    model.save(path)
     ranking = rank_sources(toy_task, hub=Hub(hub.root))
     assert ranking.recommendation["model"]["cells"] == 6
     assert all(s.expected_gain is not None for s in ranking)

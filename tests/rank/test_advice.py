@@ -120,7 +120,11 @@ def advised_hub(built, tmp_path, tiny_bert):
                        embedding={"model_name": tiny_bert, "pooling": "mean", "max_length": 128},
                        esms={e.id: esm_digest(e) for e in hub.entries()},
                        cells=cells.assign(target_rows=40, target_type="classification")
-                       .to_dict(orient="records"), grid={"name": "synthetic"})
+                       .to_dict(orient="records"), grid={"name": "synthetic"},
+                       # a model whose stored evaluation shows skill: only such a model's gain
+                       # columns are shown (tests/rank/test_recommend.py has the other case)
+                       evaluation={"targets": 5, "mae": 1.0, "mae_constant": 2.0,
+                                   "brier": 0.10, "brier_base_rate": 0.20})
     model.save(root / ADVICE_FILE)
     return hub, model
 

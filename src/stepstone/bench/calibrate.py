@@ -52,7 +52,7 @@ def calibration_cells(grid: Grid, results_dir: str | os.PathLike, hub: Hub, *,
             logger.info("%s: no baseline or no source cell measured yet; left out", target)
             continue
         options = dict(hub=hub, num_examples=grid.target_examples, seed=grid.sample_seed,
-                       show_progress=show_progress, advice=False)
+                       show_progress=show_progress, advice=False, stability="off")
         ranking = rank_sources(target, method=method, **options)
         if ranking.reference is None:
             raise BenchmarkError(f"method {method!r} has no reference row (no intermediate "

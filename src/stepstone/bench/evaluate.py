@@ -331,7 +331,7 @@ def _live_scores(target: str, method: str, *, hub: Hub, grid: Grid, ids: dict[st
         ranking = rank_sources(target, hub=hub, method=method,
                                num_examples=grid.target_examples, seed=grid.sample_seed,
                                filters={"ids": list(ids)}, show_progress=show_progress,
-                               **(rank_options or {}))
+                               stability="off", **(rank_options or {}))  # scores only
     except UnsupportedTargetError as err:  # e.g. a classification-only method on regression
         logger.info("%s skips %s: %s", method, target, err)
         return {}

@@ -85,12 +85,12 @@ def batch_metrics(predicted: np.ndarray, true: np.ndarray, baseline: np.ndarray
     groups = _tie_groups(np.asarray(predicted, float))
     best = np.maximum(true.max(axis=1), baseline)
     out = {}
-    for k in KS:
+    for k in sorted(set(KS) | set(GAIN_KS)):
         picked = _expected_best(groups, true, min(k, true.shape[1]))
-        out[f"regret@{k}"] = (best - picked) / best * 100.0
-    out["gain@1"] = (true[:, groups[0]].mean(axis=1) - baseline) * 100.0
-    for k in GAIN_KS[1:]:
-        out[f"gain@{k}"] = (_expected_best(groups, true, min(k, true.shape[1])) - baseline) * 100
+        if k in KS:
+            out[f"regret@{k}"] = (best - picked) / best * 100.0
+        if k in GAIN_KS:  # what fine-tuning through each of the first k and keeping the best
+            out[f"gain@{k}"] = (picked - baseline) * 100.0  # buys (k = 1: the first pick)
     gains = np.power(2.0, 100.0 * true) - 1.0
     position = np.concatenate([np.repeat(gains[:, g].mean(axis=1, keepdims=True), len(g), 1)
                                for g in groups], axis=1)

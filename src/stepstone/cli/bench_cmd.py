@@ -197,17 +197,39 @@ def evaluate(grid_name: str, results_dir: str | None, hub_path: str | None, meth
         click.echo(markdown_table(table))
 
 
+def evidence_option(func):
+    return click.option("--evidence", "evidence_path", type=click.Path(dir_okay=False),
+                        help="Where to write the measured gain@k that `stepstone rank` cites "
+                        "(default: evidence.json in the hub folder).")(func)
+
+
 @bench.command()
 @grid_options
 @evaluation_options
+@evidence_option
 @verbosity
 def report(grid_name: str, results_dir: str | None, hub_path: str | None, methods: str,
-           models_dir: str | None, no_cache: bool, verbose: int, quiet: bool) -> None:
-    """Write report.md, PNG plots (gains heatmap, regret@k curves, ESM-LogME vs gain) and
-    report.html (the report with its plots inlined, one file to share)."""
-    from ..bench import GroundTruth, ResultsFile, evaluate_methods, write_report
+           models_dir: str | None, no_cache: bool, evidence_path: str | None, verbose: int,
+           quiet: bool) -> None:
+    """Write report.md, PNG plots (gains heatmap, regret@k curves, ESM-LogME vs gain),
+    report.html (the report with its plots inlined, one file to share) and the hub's
+    evidence.json (gain@1..5 per method, cited by `stepstone rank`)."""
+    from ..bench import write_report
 
     configure(verbose, quiet)
+    grid, folder, truth, evaluation, command = _evaluated(grid_name, results_dir, hub_path,
+                                                          methods, models_dir, no_cache)
+    path = write_report(grid, truth, evaluation, folder, command=command)
+    click.echo(f"wrote {path} and {path.with_name('report.html')}")
+    click.echo(_save_evidence(grid, truth, evaluation, evidence_path, hub_path, command))
+
+
+def _evaluated(grid_name: str, results_dir: str | None, hub_path: str | None, methods: str,
+               models_dir: str | None, no_cache: bool):
+    """The grid, its results folder, ground truth, evaluation (with the bootstrap) and the
+    command line that asked for them."""
+    from ..bench import GroundTruth, ResultsFile, evaluate_methods
+
     grid = _grid(grid_name)
     folder = _results_dir(results_dir, grid)
     evaluation = evaluate_methods(grid, folder, hub=resolve_hub_path(hub_path),
@@ -216,8 +238,46 @@ def report(grid_name: str, results_dir: str | None, hub_path: str | None, method
                                   use_cache=not no_cache)
     truth = GroundTruth.from_results(ResultsFile(folder), grid)
     command = "stepstone " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    path = write_report(grid, truth, evaluation, folder, command=command)
-    click.echo(f"wrote {path} and {path.with_name('report.html')}")
+    return grid, folder, truth, evaluation, command
+
+
+def _save_evidence(grid, truth, evaluation, path: str | None, hub_path: str | None,
+                   command: str) -> str:
+    """Write gain@k beside the hub (merged into its file when that is from the same grid, so
+    that evaluating one more method keeps the others)."""
+    from pathlib import Path
+
+    from ..bench.evidence import evidence_from
+    from ..rank.evidence import EVIDENCE_FILE, Evidence
+
+    target = Path(path) if path else Path(resolve_hub_path(hub_path)) / EVIDENCE_FILE
+    evidence = evidence_from(grid, truth, evaluation, command=command)
+    if target.is_file():
+        try:
+            old = Evidence.load(target)
+        except ValueError:
+            old = None
+        if old is not None and old.grid.get("name") == grid.name:
+            evidence.methods = {**old.methods, **evidence.methods}
+    evidence.save(target)
+    return f"wrote {target} (gain@1..5 of {', '.join(sorted(evidence.methods))})"
+
+
+@bench.command("evidence")
+@grid_options
+@evaluation_options
+@evidence_option
+@verbosity
+def evidence_cmd(grid_name: str, results_dir: str | None, hub_path: str | None, methods: str,
+                 models_dir: str | None, no_cache: bool, evidence_path: str | None,
+                 verbose: int, quiet: bool) -> None:
+    """Write the hub's evidence.json: each method's measured gain@1..5 on the grid, with 90 %
+    intervals (targets and seeds resampled), which `stepstone rank` cites in its
+    recommendation. `bench report` writes it too."""
+    configure(verbose, quiet)
+    grid, _, truth, evaluation, command = _evaluated(grid_name, results_dir, hub_path, methods,
+                                                     models_dir, no_cache)
+    click.echo(_save_evidence(grid, truth, evaluation, evidence_path, hub_path, command))
 
 
 @bench.command()

@@ -63,6 +63,13 @@ def _plot_suffix(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="Advice model for the gain columns and the recommendation (default: the "
                    "hub's calibration.json, made by `stepstone bench calibrate`).")
 @click.option("--no-advice", is_flag=True, help="No gain columns or recommendation.")
+@click.option("--resamples", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Bootstrap resamples of the target for the stability columns (share "
+                   "first, rank interval, tied with rank 1).")
+@click.option("--stability", "stability_mode", type=click.Choice(["auto", "on", "off"]),
+              default="auto", show_default=True,
+              help="auto: for esm-logme (cheap, first-order bootstrap); on: any method (re-runs "
+                   "it per resample on the leading sources); off: none.")
 @click.option("--device", help="torch device (default: cuda if available, else cpu).")
 @click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32",
               show_default=True, help="Encoder arithmetic; bfloat16 is ~2.5x faster on CPUs "
@@ -76,7 +83,7 @@ def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
          task_type: str | None, split: str | None, num_examples: int | None, seed: int,
          top: int, fmt: str, output: str | None, plot_path: str | None,
          html_path: str | None, include_target: bool, advice: str | None,
-         no_advice: bool, device: str | None,
+         no_advice: bool, resamples: int, stability_mode: str, device: str | None,
          precision: str, engine: str, ray_address: str | None, verbose: int,
          quiet: bool) -> None:
     """Rank every source in the hub for TARGET.
@@ -102,7 +109,8 @@ def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
         selection=SelectionOptions(include_target=include_target, models_dir=models_dir,
                                    diverse=diverse, diversity=diversity, diverse_by=diverse_by,
                                    diverse_objective=diverse_objective,
-                                   advice=False if no_advice else advice),
+                                   advice=False if no_advice else advice,
+                                   stability=stability_mode, resamples=resamples),
         execution=ExecutionOptions(executor=make_executor(engine, ray_address),
                                    show_progress=False if quiet else None))
     if output:
@@ -125,6 +133,8 @@ def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
         for warning in ranking.warnings:
             click.secho(f"Warning: {warning}", fg="yellow")
         click.echo(ranking.table(top))
+        if ranking.stability:
+            click.echo(ranking.stability.legend())
         if ranking.recommendation:
             click.echo(ranking.recommendation_line())
         if ranking.selected:

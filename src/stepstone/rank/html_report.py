@@ -4,7 +4,9 @@ as a notebook cell (``Ranking._repr_html_``).
 The report holds the target (name, size, type, classes, where it was loaded from), the
 recommendation and warnings, the plot (a PNG inlined as a data: URI), the full ranking as a table
 sortable by any column in the browser (inline script, no server), the ESMs left out with their
-reasons, the embedding/hub provenance and the timings. Fields of the advice layer
+reasons, the embedding/hub provenance and the timings; with ``Ranking.stability`` a line on the
+sources tied at the top and three columns (share first, rank interval, tied with #1), and the
+recommendation with the evidence it rests on. Fields of the advice layer
 (``reference``, ``recommendation``, per-source ``margin``, ``expected_gain``, ``gain_low``,
 ``gain_high``, ``p_better``) are shown when the ranking has them.
 """
@@ -43,8 +45,8 @@ def ranking_html(ranking: Ranking, *, k: int = 20) -> str:
              _advice(ranking), _warnings(ranking),
              "<h2>Target</h2>", definitions(_target_rows(ranking.target)),
              "<h2>Ranking</h2>", _plot(ranking, k), _reference_line(ranking),
-             '<p class="muted">Click a column header to sort by it.</p>',
-             _sources_table(ranking.sources)]
+             _stability(ranking), '<p class="muted">Click a column header to sort by it.</p>',
+             _sources_table(ranking.sources, stability=ranking.stability)]
     if ranking.selected:
         parts += ["<h2>Diverse selection</h2>", _selection(ranking)]
     parts += ["<h2>Left out</h2>", _left_out(ranking),
@@ -60,8 +62,9 @@ def notebook_html(ranking: Ranking, *, k: int = NOTEBOOK_ROWS) -> str:
     tail = (f'<p class="muted">... and {more} more (<code>ranking.to_html()</code> has them '
             "all)</p>" if more > 0 else "")
     parts = [f"<p><b>{esc(_headline(ranking))}</b></p>", _advice(ranking), _warnings(ranking),
-             _plot(ranking, k), _reference_line(ranking), _sources_table(ranking.sources[:k],
-                                                                         sortable=False),
+             _plot(ranking, k), _reference_line(ranking), _stability(ranking),
+             _sources_table(ranking.sources[:k], sortable=False,
+                            stability=getattr(ranking, "stability", None)),
              tail, _left_out(ranking) if ranking.skipped or ranking.excluded else ""]
     return (f'<div class="stepstone-ranking"><style>{NOTEBOOK_STYLE}</style>'
             + "\n".join(p for p in parts if p) + "</div>")
@@ -76,9 +79,23 @@ def _headline(ranking: Ranking) -> str:
 
 
 def _advice(ranking: Ranking) -> str:
+    """The recommendation and what it rests on (evidence, why gain columns are missing)."""
+    from .recommend import recommendation_text
+
     recommendation = getattr(ranking, "recommendation", None)
-    text = recommendation.get("text") if isinstance(recommendation, dict) else None
-    return f'<div class="advice">{esc(text)}</div>' if text else ""
+    if not isinstance(recommendation, dict) or not recommendation.get("text"):
+        return ""
+    lines = recommendation_text(recommendation).splitlines()
+    rest = "".join(f'<br><span class="muted">{esc(line.strip())}</span>' for line in lines[1:])
+    return f'<div class="advice">{esc(lines[0])}{rest}</div>'
+
+
+def _stability(ranking: Ranking) -> str:
+    result = getattr(ranking, "stability", None)
+    if result is None:
+        return ""
+    return (f"<p><b>Stability.</b> {esc(result.describe())}.</p>"
+            f'<p class="muted">{esc(result.legend())}.</p>')
 
 
 def _warnings(ranking: Ranking) -> str:
@@ -133,15 +150,32 @@ def _reference_line(ranking: Ranking) -> str:
             f"<b>{score:.5f}</b>.</p>")
 
 
-def _sources_table(sources: list[Any], *, sortable: bool = True) -> str:
+def _sources_table(sources: list[Any], *, sortable: bool = True, stability: Any = None) -> str:
     extra = [(attr, head) for attr, head in ADVICE_COLUMNS
              if any(getattr(s, attr, None) is not None for s in sources)]
+    stable = stability.by_id() if stability is not None else None
     header = (["rank", "source", "ESM id", "score"] + [h for _, h in extra]
+              + ([h for _, h in STABILITY_COLUMNS] if stable is not None else [])
               + ["type", "examples", "fit cos"])
-    numeric = [True, False, False, True] + [True] * len(extra) + [False, True, True]
+    numeric = ([True, False, False, True] + [True] * len(extra)
+               + ([True, False, False] if stable is not None else []) + [False, True, True])
     rows = [[s.rank, s.task_name, s.esm_id, s.score] + [getattr(s, a, None) for a, _ in extra]
+            + (_stability_cells(stable.get(s.esm_id)) if stable is not None else [])
             + [s.task_type or "-", s.num_examples, s.fit_cosine] for s in sources]
     return table(header, rows, sortable=sortable, numeric=numeric, digits=5)
+
+
+#: the stability cells of the table (rows outside the re-scored top are blank)
+STABILITY_COLUMNS = [("share_first", "first in resamples"), ("ranks", "rank 90%"),
+                     ("tied", "tied with #1")]
+
+
+def _stability_cells(row: Any) -> list[Any]:
+    if row is None:
+        return [None, "", ""]
+    ranks = (str(row.rank_low) if row.rank_low == row.rank_high
+             else f"{row.rank_low}-{row.rank_high}")
+    return [row.share_first, ranks, "yes" if row.tied_with_first else "no"]
 
 
 def _selection(ranking: Ranking) -> str:

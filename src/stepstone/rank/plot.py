@@ -7,7 +7,10 @@ Two modes, chosen from what the ranking holds:
   (``gain_low``/``gain_high``) as error bars, and "no intermediate step" as the line at 0;
 - **score** (otherwise): bars of the method's score, drawn from a common base so that scores
   that differ in the third decimal still look different, with the reference score (the base
-  model scored by the same method, ``Ranking.reference``) as a line when there is one.
+  model scored by the same method, ``Ranking.reference``) as a line when there is one, and
+  for the re-scored leading sources (``Ranking.stability``) the 90 % interval of the score over
+  resamples of the target, relative to the other leading sources, as error bars (overlapping
+  bars: sources the target's sample cannot tell apart).
 
 The fields of the advice layer are read with ``getattr`` so that rankings without them (older
 JSON files, other methods) still plot.
@@ -89,7 +92,7 @@ def plot_ranking(ranking: Ranking, *, k: int = 20, ax: Any = None) -> Any:
     ax.set_title(f"{ranking.method} ranking for {name} ({size} examples)\n"
                  f"{caption(ranking, len(sources))}", loc="left", fontsize=10)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="lower right", fontsize=8, frameon=False)
+        ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
     return ax
 
 
@@ -116,7 +119,8 @@ def _gain_bars(ax: Any, sources: list[Any], positions: list[int]) -> None:
 def _score_bars(ax: Any, ranking: Ranking, sources: list[Any], positions: list[int]) -> None:
     scores = [float(s.score) for s in sources]
     reference = reference_score(ranking)
-    values = scores + ([reference] if reference is not None else [])
+    values = scores + ([reference] if reference is not None else []) \
+        + _interval_ends(ranking, sources)
     lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
     spread = (hi - lo) or max(abs(hi), 1.0) * 0.01
     base = lo - 0.15 * spread  # a common base, so small differences stay visible
@@ -125,15 +129,46 @@ def _score_bars(ax: Any, ranking: Ranking, sources: list[Any], positions: list[i
     else:
         colours = [_BETTER if s > reference else _WORSE for s in scores]
     ax.barh(positions, [s - base for s in scores], left=base, color=colours, height=0.65)
+    _stability_bars(ax, ranking, sources, positions)
     digits = _digits(spread)
-    for pos, score in zip(positions, scores):
-        ax.annotate(f"{score:.{digits}f}", xy=(score, pos), xytext=(4, 0),
+    stability = getattr(ranking, "stability", None)
+    highs = stability.by_id() if stability is not None else {}
+    for pos, score, source in zip(positions, scores, sources):
+        row = highs.get(source.esm_id)
+        end = max(score, row.score_high) if row and _finite(row.score_high) else score
+        ax.annotate(f"{score:.{digits}f}", xy=(end, pos), xytext=(4, 0),
                     textcoords="offset points", va="center", ha="left", fontsize=8)
     if reference is not None:
         ax.axvline(reference, color="#222222", linewidth=1.2,
                    label=f"{REFERENCE_LABEL}: {reference:.{digits}f}")
     ax.set_xlim(base, hi + 0.2 * spread)
     ax.set_xlabel(f"{ranking.method} score (higher is better)")
+
+
+def _interval_ends(ranking: Ranking, sources: list[Any]) -> list[float]:
+    """The stability intervals' ends of the shown sources (so that the axis holds them)."""
+    stability = getattr(ranking, "stability", None)
+    rows = stability.by_id() if stability is not None else {}
+    ends = [v for s in sources if s.esm_id in rows
+            for v in (rows[s.esm_id].score_low, rows[s.esm_id].score_high)]
+    return [float(v) for v in ends if _finite(v)]
+
+
+def _stability_bars(ax: Any, ranking: Ranking, sources: list[Any], positions: list[int]) -> None:
+    """The 5-95 % interval of each re-scored source's score over resamples of the target."""
+    stability = getattr(ranking, "stability", None)
+    rows = stability.by_id() if stability is not None else {}
+    shown = [(pos, float(s.score), rows[s.esm_id]) for pos, s in zip(positions, sources)
+             if s.esm_id in rows and _finite(rows[s.esm_id].score_low)
+             and _finite(rows[s.esm_id].score_high)]
+    if not shown:
+        return
+    ax.errorbar([x for _, x, _ in shown], [p for p, _, _ in shown],
+                xerr=[[max(x - r.score_low, 0) for _, x, r in shown],
+                      [max(r.score_high - x, 0) for _, x, r in shown]],
+                fmt="none", ecolor="#333333", elinewidth=1, capsize=3,
+                label=f"90% over {stability.resamples} resamples of the target "
+                      "(relative to the leading sources)")
 
 
 def _digits(spread: float) -> int:

@@ -22,11 +22,14 @@ from ..hub.catalog import HubEntry
 from ..hub.hub import Hub
 from .advice import ADVICE_FILE, AdviceModel, advise, inputs_for, load_advice
 from .diverse import select_diverse
+from .evidence import advice_skill
 from .methods import RankContext
 from .options import (EmbeddingOptions, ExecutionOptions, SelectionOptions, TargetOptions,
                       split_options)
 from .ranking import REFERENCE_NAME, RankedSource, Ranking, Skipped
+from .recommend import recommend_from_hub
 from .sharded import run_method
+from .stability import ranking_stability
 from .target_checks import check_target_size, class_counts
 
 logger = logging.getLogger(__name__)
@@ -54,7 +57,11 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *,
     ``Ranking.excluded`` (or ranked, marked, with ``include_target=True``). ``Ranking.reference``
     is "no intermediate step" scored by the same method (each source gets its ``margin`` over
     it); with an advice model for this method and hub (``calibration.json`` beside the hub, or
-    ``advice=PATH``) every source gets its predicted gain and the ranking a recommendation.
+    ``advice=PATH``) whose stored leave-one-target-out evaluation shows skill, every source
+    gets its predicted gain. ``Ranking.stability`` re-ranks the leading sources on bootstrap
+    resamples of the target (``stability``, ``resamples``, ``stability_leading``), and
+    ``Ranking.recommendation`` cites the benchmark's measured gain@k from ``evidence.json``
+    beside the hub (:mod:`stepstone.rank.recommend`).
     ``engine="ray"`` (or an ``executor``) scores the hub in shards on Ray workers; the ranking
     is the same.
     """
@@ -95,7 +102,17 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *,
                in enumerate(order, start=1)]
     reference = _reference(method, result.reference, sources)
     t0 = time.perf_counter()
-    sources, recommendation = _advice(method, ctx, sources, reference, selection.advice)
+    ranked = [(s.esm_id, s.task_name, s.score) for s in sources]
+    stability = ranking_stability(ctx, method, ranked, mode=selection.stability,
+                                  resamples=selection.resamples,
+                                  leading=selection.stability_leading, seed=data.seed)
+    if stability is not None:
+        timings["stability"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sources, advice, advice_status = _advice(method, ctx, sources, reference, selection.advice)
+    recommendation = None if selection.advice is False else recommend_from_hub(
+        hub.root, method=method, sources=sources, stability=stability, advice=advice,
+        advice_status=advice_status, target=task.summary())
     timings["advice"] = time.perf_counter() - t0
     selected, chosen = [], {}
     if selection.diverse:
@@ -113,7 +130,7 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *,
                    embedding={**encoder.spec.to_dict(), "precision": encoder.precision.value},
                    timings=timings, library_version=__version__, selected=selected,
                    selection=chosen, warnings=warnings, reference=reference,
-                   recommendation=recommendation)
+                   recommendation=recommendation, stability=stability)
 
 
 def _advice_path(option: Any) -> Path | None:
@@ -152,10 +169,12 @@ def _reference(method: str, score: float | None, sources: list[RankedSource]
 
 def _advice(method: str, ctx: RankContext, sources: list[RankedSource],
             reference: dict[str, Any] | None, option: Any
-            ) -> tuple[list[RankedSource], dict[str, Any] | None]:
-    """Fill in the predicted gains when an advice model for this method and hub exists."""
+            ) -> tuple[list[RankedSource], dict[str, Any] | None, dict[str, Any] | None]:
+    """Fill in the predicted gains when an advice model for this method and hub exists and
+    its stored evaluation shows skill; returns the sources, the model's recommendation and
+    whether the gain columns are shown and why (None without a model)."""
     if reference is None or not sources or option is False:
-        return sources, None
+        return sources, None, None
     spec = ctx.encoder.spec
 
     def check(model: AdviceModel, origin: str) -> None:
@@ -165,10 +184,15 @@ def _advice(method: str, ctx: RankContext, sources: list[RankedSource],
 
     model = load_advice(option, hub_root=ctx.hub.root, check=check)
     if model is None:
-        return sources, None
+        return sources, None, None
     if model.method != method:
         logger.info("the advice model is for %s, not %s: no gain columns", model.method, method)
-        return sources, None
+        return sources, None, None
+    origin = str(ctx.advice_path or ctx.hub.root / ADVICE_FILE)
+    skilled, reason = advice_skill(model.evaluation, model.grid.get("name"))
+    status = {"shown": skilled, "reason": reason, "path": origin}
+    if not skilled:
+        return sources, None, status
     textemb = None
     if "textemb" in model.features:
         from .baselines import textemb as textemb_method
@@ -177,8 +201,7 @@ def _advice(method: str, ctx: RankContext, sources: list[RankedSource],
     inputs = inputs_for(sources, reference["score"], {e.id: e for e in ctx.entries},
                         textemb=textemb, target_rows=len(ctx.task),
                         regression=ctx.task.is_regression)
-    origin = str(ctx.advice_path or ctx.hub.root / ADVICE_FILE)
-    return advise(model, sources, inputs, ctx.task.summary(), origin=origin)
+    return (*advise(model, sources, inputs, ctx.task.summary(), origin=origin), status)
 
 
 def _expected_embeddings(entries: list[HubEntry]) -> dict[str, dict[str, Any]]:

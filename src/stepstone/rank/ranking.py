@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import write_json
+from .stability import Stability
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class RankedSource:
 
 #: The name of the reference row in tables and CSV files.
 REFERENCE_NAME = "(no intermediate step)"
+#: Per-source fields of ``Ranking.stability`` added to the pandas/CSV rows when present.
+STABILITY_COLUMNS = ("share_first", "rank_low", "rank_high", "tied_with_first", "score_low",
+                     "score_high")
 #: Fields of RankedSource left out of tables and CSV files when no source has them.
 OPTIONAL_FIELDS = ("margin", "expected_gain", "gain_low", "gain_high", "p_better")
 
@@ -85,9 +89,15 @@ class Ranking:
     #: "no intermediate step" scored by the same method: score, rank (where it would rank among
     #: the sources), kind ("identity map" / "base model"); None when the method has no such score
     reference: dict[str, Any] | None = None
-    #: what to do: text, source (None = fine-tune on the target directly), expected_gain, low,
-    #: high, p_better, model; None without an advice model
+    #: what to do and what it rests on (:mod:`stepstone.rank.recommend`): text, action
+    #: ("fine-tune-first", "verify", "skip" or None), source, candidates, command, leaders
+    #: (tied at the top), evidence (the benchmark's gain@k with its grid), advice (whether the
+    #: gain columns are shown and why), and with a skilled advice model its expected_gain, low,
+    #: high, p_better, model; None without benchmark evidence or an advice model
     recommendation: dict[str, Any] | None = None
+    #: the leading sources re-ranked on bootstrap resamples of the target: share first, rank
+    #: interval, tied with the first (:mod:`stepstone.rank.stability`); None when not computed
+    stability: Stability | None = None
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -115,6 +125,7 @@ class Ranking:
         out = asdict(self)
         for row in out["sources"] + out["selected"]:
             row["score"] = None if not math.isfinite(row["score"]) else row["score"]
+        out["stability"] = self.stability.to_dict() if self.stability else None
         return out
 
     @classmethod
@@ -131,7 +142,9 @@ class Ranking:
                              for s in data.get("selected", [])],
                    selection=data.get("selection", {}),
                    warnings=list(data.get("warnings", [])), reference=data.get("reference"),
-                   recommendation=data.get("recommendation"))
+                   recommendation=data.get("recommendation"),
+                   stability=Stability.from_dict(data["stability"])
+                   if data.get("stability") else None)
 
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2)
@@ -156,11 +169,18 @@ class Ranking:
         import pandas as pd
 
         frame = pd.DataFrame([asdict(s) for s in self.sources], columns=self.present_fields())
+        if self.stability is not None:  # blank (NaN) below the re-scored top
+            rows = self.stability.by_id()
+            for column in STABILITY_COLUMNS:
+                frame[column] = [getattr(rows[i], column) if i in rows else None
+                                 for i in frame["esm_id"]]
+            frame[["rank_low", "rank_high"]] = frame[["rank_low", "rank_high"]].astype("Int64")
         return frame.set_index("rank")
 
     def to_csv(self, path: str | Path | None = None) -> str:
         """The sources, then the reference row (rank empty, margin 0), with a ``recommended``
-        column when there is a recommendation (on the reference row when it says "skip")."""
+        column when there is a recommendation (the source to fine-tune on first, the sources
+        to verify, or the reference row when it says "skip")."""
         import pandas as pd
 
         frame = self.to_pandas().reset_index()
@@ -171,11 +191,9 @@ class Ranking:
             if "margin" in frame:
                 row["margin"] = 0.0
             frame = pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
-        if self.recommendation is not None:
-            pick = self.recommendation.get("source")
-            frame["recommended"] = [(name == REFERENCE_NAME and pick is None) or
-                                    (pick is not None and name == pick)
-                                    for name in frame["task_name"]]
+        rec = self.recommendation
+        if rec is not None and rec.get("action", "") is not None:  # None: nothing to act on
+            frame["recommended"] = [name in _recommended(rec) for name in frame["task_name"]]
         text = frame.to_csv(index=False)
         if path is not None:
             from .._io import write_text
@@ -193,8 +211,9 @@ class Ranking:
         return ranking_table(self, k)
 
     def recommendation_line(self) -> str:
-        """"Fine-tune on X first: expected +n points ..." or "... fine-tune on your data
-        directly." (empty without an advice model)."""
+        """The recommendation ("Fine-tune on X first", "verify the first k ... with `stepstone
+        transfer ...`" or "fine-tune on your data directly"), then the benchmark evidence it
+        rests on and why gain columns are missing (empty without a recommendation)."""
         from .table import recommendation_line
 
         return recommendation_line(self)
@@ -243,9 +262,18 @@ class Ranking:
                 f"{self.target.get('task_type', '?')})")
         notes = [f"left out {s.esm_id}: {s.reason}" for s in self.excluded + self.skipped]
         parts = [head] + [f"warning: {w}" for w in self.warnings] + [self.table(10)]
+        parts += [self.stability.legend(), self.stability.describe()] if self.stability else []
         parts += [self.recommendation_line()] if self.recommendation else []
         parts += [self.selection_table()] if self.selected else []
         return "\n".join(parts + notes)
+
+
+def _recommended(rec: dict[str, Any]) -> set[str]:
+    """Rows a recommendation points at: the source to fine-tune on first, the sources to
+    verify, or the reference row ("fine-tune on your data directly")."""
+    if rec.get("action") == "verify":
+        return set(rec.get("candidates") or [])
+    return {rec["source"]} if rec.get("source") else {REFERENCE_NAME}
 
 
 def _score(value: float | None) -> float:

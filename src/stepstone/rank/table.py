@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .stability import TABLE_HEAD, table_cells
+
 if TYPE_CHECKING:  # pragma: no cover
     from .ranking import RankedSource, Ranking
 
@@ -20,7 +22,8 @@ def _interval(row: RankedSource) -> str:
 
 def ranking_table(ranking: Ranking, k: int | None = None) -> str:
     """Rank, source, score, [margin over the reference], [expected gain, 80 % interval,
-    P(better than no intermediate step)], type, examples, ESM fit; the reference row sits where
+    P(better than no intermediate step)], [stability: share first, rank interval, tied with
+    rank 1], type, examples, ESM fit; the reference row sits where
     it ranks (after a "..." line when that is below the rows shown)."""
     from .ranking import REFERENCE_NAME
 
@@ -34,6 +37,9 @@ def ranking_table(ranking: Ranking, k: int | None = None) -> str:
         head += f"  {'margin':>9}"
     if advice:
         head += f"  {'gain':>5}  {'80% interval':>14}  {'P(>none)':>8}"
+    stable = getattr(ranking, "stability", None)
+    if stable is not None:
+        head += f"  {TABLE_HEAD}"
     head += f"  {'type':<14}  {'examples':>8}  {'fit cos':>7}"
     lines = [head]
     for r in rows:
@@ -43,6 +49,8 @@ def ranking_table(ranking: Ranking, k: int | None = None) -> str:
         if advice:
             p = "-" if r.p_better is None else f"{r.p_better:.2f}"
             line += f"  {_signed(r.expected_gain):>5}  {_interval(r):>14}  {p:>8}"
+        if stable is not None:
+            line += f"  {table_cells(stable, r.esm_id)}"
         cos = f"{r.fit_cosine:.4f}" if r.fit_cosine is not None else "-"
         line += f"  {(r.task_type or '-'):<14}  {r.num_examples or '-':>8}  {cos:>7}"
         lines.append(line)
@@ -68,9 +76,7 @@ def _insert_reference(lines: list[str], reference: dict[str, Any], rows: list[Ra
 
 
 def recommendation_line(ranking: Ranking) -> str:
-    """The recommendation under the table, plus its caveat (empty without one)."""
-    rec = ranking.recommendation
-    if not rec:
-        return ""
-    note = rec.get("note")
-    return rec["text"] + (f"\n  note: {note}" if note else "")
+    """The recommendation under the table, with what it rests on (empty without one)."""
+    from .recommend import recommendation_text
+
+    return recommendation_text(ranking.recommendation)
