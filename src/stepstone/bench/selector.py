@@ -53,8 +53,10 @@ def selector_cells(grid: Grid, results_dir: str | os.PathLike, hub: Hub, *,
     from .results import ResultsFile
 
     truth = GroundTruth.from_results(ResultsFile(results_dir), grid)
+    # the options `bench evaluate` and `bench report` rank with, so their kept scores are reused
     evaluation = evaluate_methods(grid, results_dir, hub=hub, methods=list(INPUT_METHODS),
-                                  show_progress=show_progress, replicates=0)
+                                  show_progress=show_progress, replicates=0,
+                                  rank_options={"models_dir": None})
     entries = {e.id: e for e in hub.entries()}
     frames = []
     for target in truth.ranked_targets:
