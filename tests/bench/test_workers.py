@@ -83,7 +83,9 @@ def test_medium_grid_extends_the_reduced_one():
 def test_cli_default_tuned_methods_are_the_library_ones():
     from stepstone.cli import bench_cmd
 
-    assert bench_cmd.TUNED_METHODS == TUNED_METHODS
+    from stepstone.rank.registry import tuned_methods
+
+    assert bench_cmd.TUNED_METHODS == TUNED_METHODS == tuned_methods()
 
 
 def test_large_grid_doubles_the_targets_and_keeps_the_medium_settings():

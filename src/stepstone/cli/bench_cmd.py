@@ -11,7 +11,9 @@ from . import configure, main
 from .options import hub_option, resolve_hub_path, verbosity
 
 DEFAULT_METHODS = "all"
-TUNED_METHODS = ("logme", "leep", "nce")  # bench/tuned_scores.py (not imported: keeps --help fast)
+#: the registry's tuned per-source methods, written out: importing the registry would slow
+#: every command's start-up (tests/bench/test_workers.py checks they agree)
+TUNED_METHODS = ("logme", "leep", "nce")
 
 
 @main.group()

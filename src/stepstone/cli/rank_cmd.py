@@ -12,6 +12,31 @@ from .options import (dataset_options, engine_options, hub_option, make_executor
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 
+class MethodOption(click.Option):
+    """``--method``: its help lists the registered methods, read when the help is shown (the
+    registry imports the scoring code, which other commands' start-up should not pay for)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from ..rank.registry import families, method_infos
+
+        self.help = ("Ranking method: " + ", ".join(i.name for i in method_infos()) + "; or "
+                     + ", ".join(f.example for f in families())
+                     + " (README, 'Ranking methods').")
+        return super().get_help_record(ctx)
+
+
+def _method(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Check the method name and its arguments before any data is read or model loaded."""
+    from ..errors import InvalidOptionError
+    from ..rank.registry import get_method
+
+    try:
+        get_method(value)
+    except InvalidOptionError as err:
+        raise click.BadParameter(str(err), ctx=ctx, param=param) from err
+    return value
+
+
 def _plot_suffix(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Check the plot's format before the (long) ranking runs."""
     if value and not value.lower().endswith(PLOT_SUFFIXES):
@@ -23,11 +48,8 @@ def _plot_suffix(ctx: click.Context, param: click.Parameter, value: str | None) 
 @main.command()
 @click.argument("target")
 @hub_option
-@click.option("--method", default="esm-logme", show_default=True,
-              help="Ranking method: esm-logme, esm-<score> (hscore, shrinkage-hscore, nleep, "
-                   "gbc, transrate, sfda, knn, ridge), textemb, vocab-overlap, size, random, "
-                   "logme, leep, nce, taskemb, fusion:M1,M2,... or fusion-z:M1,M2,... "
-                   "(README, 'Ranking methods').")
+@click.option("--method", cls=MethodOption, default="esm-logme", show_default=True,
+              callback=_method)
 @click.option("--models", "models_dir", type=click.Path(file_okay=False), envvar="STEPSTONE_MODELS",
               show_envvar=True,
               help="Kept fine-tuned source models (build --keep-models), for logme, leep, nce, "

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from .block import StepstoneBlock
+
 logger = logging.getLogger(__name__)
 
 #: hfselect tokenizes with ``max_length=128``, truncating (and pads to 128 tokens, which with
@@ -23,7 +25,7 @@ HFSELECT_PAIR_MODE = "sep-string"
 def expected_embedding(base_model: str, config: dict[str, Any]) -> dict[str, Any]:
     """``{"model_name", "pooling", "max_length", "pair_mode"}`` of the embedding an ESM with
     this ``config.json`` content expects: the recorded one, else hfselect's for ``base_model``."""
-    recorded = (config.get("stepstone") or {}).get("embedding")
+    recorded = StepstoneBlock.of(config).embedding
     if recorded:
         return dict(recorded)
     return hfselect_embedding(base_model)

@@ -27,6 +27,7 @@ import numpy as np
 from .._io import write_json
 from ..encode.models import canonical_model_name
 from ..errors import AdviceError
+from ..esm.block import StepstoneBlock
 from ..hub.catalog import HubEntry
 from .baselines import source_size
 from .ranking import RankedSource
@@ -98,9 +99,8 @@ def feature_matrix(inputs: FeatureInputs, names: list[str] | tuple[str, ...]) ->
 def esm_digest(entry: HubEntry) -> str:
     """A short identity of one ESM: its base model, creation time and fit (all in the config,
     so no file is read)."""
-    block = entry.config.get("stepstone", {})
-    key = [canonical_model_name(entry.base_model), block.get("created"),
-           block.get("fit", {}).get("stored_cosine", block.get("fit", {}).get("cosine"))]
+    block = StepstoneBlock.of(entry.config)
+    key = [canonical_model_name(entry.base_model), block.created, block.fit_cosine]
     return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
 

@@ -1,5 +1,6 @@
 """``esm-<score>`` for every feature score: map the target's base embeddings through each
-source's ESM, then score the mapped features (``esm-logme`` has its own faster path).
+source's ESM, then score the mapped features (a score marked ``custom_esm`` has its own
+method: ``esm-logme``'s faster path, ``esm-ped``'s reference statistics).
 
 Only one mapped matrix (N × D, float64) exists at a time: ESMs arrive block by block from the
 hub and each is applied as F_aug @ A, scored and dropped.
@@ -8,7 +9,8 @@ hub and each is applied as F_aug @ A, scored and dropped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 
 import numpy as np
 
@@ -16,7 +18,8 @@ from ..errors import ScoreError
 from ..hub.catalog import HubEntry
 from ..scores.pool import combine_pool
 from ..scores.registry import ScoreInfo, feature_scores
-from .methods import MethodScores, RankContext, register
+from .methods import MethodScores, RankContext, SourceParts
+from .registry import BOTH, CLASSIFICATION, MethodInfo, Need, PoolUse, Reference, register
 
 logger = logging.getLogger(__name__)
 
@@ -43,27 +46,34 @@ def score_each(ctx: RankContext, info: ScoreInfo,
             logger.debug("%s on %s failed: %s", info.name, entry.id, err)
 
 
-def score_pooled(ctx: RankContext, info: ScoreInfo,
-                 pairs: Iterator[tuple[HubEntry, np.ndarray]], out: MethodScores) -> None:
-    """A pool-normalised score (ETran, NCTI): every entry's terms first, then each term
-    min-max normalised across the entries that could be scored, then the weighted sum."""
+def pooled_terms(ctx: RankContext, info: ScoreInfo) -> SourceParts:
+    """A pool-normalised score's (ETran, NCTI) terms of every entry that could be scored:
+    the per-source parts that :func:`pool_terms` normalises over the pool."""
+    info.check_target(ctx.task.is_regression)
+    out = SourceParts()
     labels, regression = ctx.task.labels, ctx.task.is_regression
-    ids: list[str] = []
-    terms: list[dict[str, float]] = []
-    for entry, features in pairs:
+    for entry, features in mapped_features(ctx, out.skipped):
         try:
             values = info.terms(features, labels, regression=regression)
         except (ScoreError, np.linalg.LinAlgError) as err:
             out.skipped[entry.id] = f"{info.name} failed: {err}"
             continue
         if all(np.isfinite(v) for v in values.values()):
-            ids.append(entry.id)
-            terms.append(values)
+            out.values[entry.id] = values
         else:
             out.skipped[entry.id] = f"{info.name}: a term is not finite (degenerate ESM?)"
-    if terms:
-        for esm_id, score in zip(ids, combine_pool(terms, info.pool_weights)):
+    return out
+
+
+def pool_terms(info: ScoreInfo, parts: SourceParts) -> MethodScores:
+    """Each term min-max normalised across the pool, then the weighted sum. A pool-normalised
+    score has no value for one map on its own: no reference row."""
+    out = MethodScores(skipped=dict(parts.skipped))
+    if parts.values:
+        scores = combine_pool(list(parts.values.values()), info.pool_weights)
+        for esm_id, score in zip(parts.values, scores):
             out.add(esm_id, float(score))
+    return out
 
 
 def identity_score(ctx: RankContext, info: ScoreInfo) -> float | None:
@@ -77,27 +87,33 @@ def identity_score(ctx: RankContext, info: ScoreInfo) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def esm_score_method(info: ScoreInfo) -> Callable[[RankContext], MethodScores]:
-    def method(ctx: RankContext) -> MethodScores:
-        info.check_target(ctx.task.is_regression)
-        if info.affine_invariant:
-            logger.warning("%s does not change under an invertible linear map of the features: "
-                           "every invertible ESM gets (nearly) the same score, so esm-%s cannot "
-                           "tell sources apart; prefer esm-shrinkage-hscore or esm-logme",
-                           info.name, info.name)
-        out = MethodScores()
-        scorer = score_pooled if info.pooled else score_each
-        scorer(ctx, info, mapped_features(ctx, out.skipped), out)
-        # a pool-normalised score has no value for one map on its own: no reference row
-        out.reference = None if info.pooled else identity_score(ctx, info)
-        return out
+def esm_score_method(info: ScoreInfo, ctx: RankContext) -> MethodScores:
+    """``info`` of the target's base embeddings mapped through each ESM."""
+    info.check_target(ctx.task.is_regression)
+    if info.affine_invariant:
+        logger.warning("%s does not change under an invertible linear map of the features: "
+                       "every invertible ESM gets (nearly) the same score, so esm-%s cannot "
+                       "tell sources apart; prefer esm-shrinkage-hscore or esm-logme",
+                       info.name, info.name)
+    out = MethodScores()
+    score_each(ctx, info, mapped_features(ctx, out.skipped), out)
+    out.reference = identity_score(ctx, info)
+    return out
 
-    method.__doc__ = f"{info.name} of the target's base embeddings mapped through each ESM."
-    method.__name__ = f"esm_{info.name.replace('-', '_')}"
-    return method
+
+def esm_method_info(info: ScoreInfo) -> MethodInfo:
+    """The ``esm-<score>`` record of a feature score, read off its ScoreInfo."""
+    common = dict(needs=frozenset({Need.ESMS}),
+                  targets=BOTH if info.regression else CLASSIFICATION)
+    if info.pooled:
+        return MethodInfo(f"esm-{info.name}", f"{info.summary} (ESM-mapped target)",
+                          partial(pooled_terms, info=info), pool=PoolUse.NORMALISED,
+                          combine=partial(pool_terms, info), **common)
+    return MethodInfo(f"esm-{info.name}", f"{info.summary} (ESM-mapped target)",
+                      partial(esm_score_method, info), reference=Reference.IDENTITY_MAP,
+                      **common)
 
 
 for _info in feature_scores():
-    # esm-logme: the Gram-identity fast path in methods.py; esm-ped: rank/estimators.py
-    if _info.name != "logme" and not _info.custom_esm:
-        register(f"esm-{_info.name}")(esm_score_method(_info))
+    if not _info.custom_esm:
+        register(esm_method_info(_info))
