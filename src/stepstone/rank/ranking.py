@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import write_json
+from ..errors import FormatError
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class RankedSource:
 
 #: The name of the reference row in tables and CSV files.
 REFERENCE_NAME = "(no intermediate step)"
+#: version of :meth:`Ranking.to_dict`'s layout: a reader refuses a newer one instead of
+#: misreading it (1: the layout of stepstone 0.1, which wrote no version)
+FORMAT_VERSION = 1
 #: Fields of RankedSource left out of tables and CSV files when no source has them.
 OPTIONAL_FIELDS = ("margin", "expected_gain", "gain_low", "gain_high", "p_better")
 
@@ -112,13 +116,14 @@ class Ranking:
     # --- conversion ---------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = {"format_version": FORMAT_VERSION, **asdict(self)}
         for row in out["sources"] + out["selected"]:
             row["score"] = None if not math.isfinite(row["score"]) else row["score"]
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Ranking:
+        _check_format(data.get("format_version", 1))
         return cls(target=data["target"], method=data["method"],
                    sources=[RankedSource(**{**s, "score": _score(s["score"])})
                             for s in data["sources"]],
@@ -246,6 +251,12 @@ class Ranking:
         parts += [self.recommendation_line()] if self.recommendation else []
         parts += [self.selection_table()] if self.selected else []
         return "\n".join(parts + notes)
+
+
+def _check_format(version: Any) -> None:
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise FormatError(f"this ranking was written in format version {version!r}; this "
+                             f"stepstone reads versions up to {FORMAT_VERSION} (upgrade it)")
 
 
 def _score(value: float | None) -> float:
