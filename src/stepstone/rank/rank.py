@@ -17,7 +17,7 @@ from ..encode.encoder import Encoder
 from ..encode.models import canonical_model_name
 from ..engines import get_executor
 from ..errors import HubError
-from ..esm.embedding import expected_embedding
+from ..esm.embedding import embedding_mismatch, expected_embedding
 from ..hub.catalog import HubEntry
 from ..hub.hub import Hub
 from .advice import ADVICE_FILE, AdviceModel, advise, inputs_for, load_advice
@@ -219,22 +219,14 @@ def _compatible(entries: list[HubEntry], expected: dict[str, dict[str, Any]], en
     """Keep ESMs made for this encoder's embedding: same base model, pooling and max length,
     and for a target of text pairs the same way of joining them (an ESM maps one embedding
     space; another one gives meaningless scores)."""
-    spec = encoder.spec
+    used = encoder.spec.to_dict()
     keep, skipped = [], []
     for entry in entries:
-        want = expected[entry.id]
-        if canonical_model_name(entry.base_model) != spec.model_name:
-            skipped.append(Skipped(entry.id, f"made for base model {entry.base_model!r}, the "
-                                             f"target is embedded with {spec.model_name!r}"))
-        elif want.get("pooling") != spec.pooling.value or \
-                want.get("max_length") != spec.max_length:
-            skipped.append(Skipped(entry.id, f"made for {want.get('pooling')} pooling, "
-                                             f"max length {want.get('max_length')}; the target "
-                                             f"uses {spec.pooling.value}, {spec.max_length}"))
-        elif pairs and want.get("pair_mode", "tokenizer") != spec.pair_mode.value:
-            skipped.append(Skipped(entry.id, f"made for text pairs joined as "
-                                             f"{want.get('pair_mode', 'tokenizer')!r}; the target "
-                                             f"uses {spec.pair_mode.value!r}"))
+        # the catalog's base model, not the spec's: an hfselect ESM records only the former
+        made_for = {**expected[entry.id], "model_name": entry.base_model}
+        mismatch = embedding_mismatch(made_for, used, pairs=pairs)
+        if mismatch:
+            skipped.append(Skipped(entry.id, f"made for {mismatch}"))
         else:
             keep.append(entry)
     return keep, skipped
