@@ -10,7 +10,8 @@ from stepstone.bench.results import BASELINE, Cell, import_reused_cells
 from stepstone.bench.tuned_scores import TUNED_METHODS, TunedScores
 from stepstone.bench.workers import pending_cells
 from stepstone.finetune import FineTuneConfig
-from stepstone.hub import BuildConfig, Hub, build_hub
+from stepstone.build import BuildConfig, build_hub
+from stepstone.hub import Hub
 
 TINY = FineTuneConfig(epochs=1, batch_size=8, learning_rate=1e-3)
 

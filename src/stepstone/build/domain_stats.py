@@ -21,8 +21,8 @@ from ..data.task import TaskData
 from ..encode.encoder import Encoder
 from ..errors import StepstoneError
 from ..scores.divergence import fit_gaussian
-from .catalog import HubEntry
-from .hub import STATS_FILE, Hub
+from ..hub.catalog import HubEntry
+from ..hub.hub import STATS_FILE, Hub
 from .source_esm import BuildConfig, base_encoder, split_source
 
 logger = logging.getLogger(__name__)
