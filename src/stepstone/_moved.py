@@ -19,6 +19,12 @@ MOVED: dict[str, str] = {
     "stepstone.hub.build": "stepstone.build.pipeline",
     "stepstone.hub.source_esm": "stepstone.build.source_esm",
     "stepstone.hub.domain": "stepstone.build.domain_stats",
+    "stepstone.scores.engine": "stepstone.scores.esm_logme.scorer",
+    "stepstone.scores.esm_logme_fast": "stepstone.scores.esm_logme.fast",
+    "stepstone.scores.esm_logme_torch": "stepstone.scores.esm_logme.torch_route",
+    "stepstone.scores.tridiagonal": "stepstone.scores.esm_logme.tridiagonal",
+    "stepstone.scores._lapack": "stepstone.scores.esm_logme._lapack",
+    "stepstone.scores._blas": "stepstone.scores.esm_logme._blas",
 }
 
 

@@ -23,8 +23,7 @@ from ..encode.encoder import Encoder
 from ..hub.catalog import HubEntry
 from ..hub.hub import Hub
 from ..hub.packed import iter_hub_blocks
-from ..scores.engine import ESMLogMEScorer
-from ..scores.esm_logme import TargetStats
+from ..scores.esm_logme import ESMLogMEScorer, TargetStats
 from .registry import (METHODS, PREFIXED, MethodInfo, Need, Reference,  # noqa: F401
                        available_methods, get_method, register, register_prefix)
 
