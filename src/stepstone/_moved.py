@@ -25,6 +25,16 @@ MOVED: dict[str, str] = {
     "stepstone.scores.tridiagonal": "stepstone.scores.esm_logme.tridiagonal",
     "stepstone.scores._lapack": "stepstone.scores.esm_logme._lapack",
     "stepstone.scores._blas": "stepstone.scores.esm_logme._blas",
+    "stepstone.rank.baselines": "stepstone.rank.methods.baselines",
+    "stepstone.rank.esm_scores": "stepstone.rank.methods.esm_scores",
+    "stepstone.rank.estimators": "stepstone.rank.methods.domain_stats",
+    "stepstone.rank.fusion": "stepstone.rank.methods.fusion",
+    "stepstone.rank.taskemb": "stepstone.rank.methods.taskemb",
+    "stepstone.rank.transfer_graph": "stepstone.rank.methods.transfer_graph",
+    "stepstone.rank.tuned": "stepstone.rank.methods.tuned",
+    "stepstone.rank.plot": "stepstone.rank.render.plot",
+    "stepstone.rank.html_report": "stepstone.rank.render.html_report",
+    "stepstone.rank.table": "stepstone.rank.render.table",
 }
 
 

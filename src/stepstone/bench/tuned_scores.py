@@ -80,7 +80,7 @@ def store_tuned_scores(grid: Grid, source: str, *, results_dir: str | os.PathLik
     candidate, ranking each target's training sample as ``bench evaluate`` does; pairs already
     stored are skipped. Returns how many scores were added."""
     from ..rank.rank import rank_sources
-    from ..rank.tuned import model_identity
+    from ..rank.methods.tuned import model_identity
 
     store = TunedScores(results_dir)
     esm_id = slugify(task_name(source))

@@ -133,7 +133,7 @@ def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
         else:
             ranking.to_json(output)
     if plot_path:
-        from ..rank.plot import save_plot
+        from ..rank.render.plot import save_plot
 
         save_plot(ranking, plot_path)
     if html_path:

@@ -1,7 +1,7 @@
 """Rank a hub's sources for a target: Ranking results and the scoring methods."""
 
 from .diverse import DiverseBy, select_diverse
-from .methods import MethodScores, RankContext, SourceParts
+from .context import MethodScores, RankContext, SourceParts
 from .registry import (METHODS, Execution, MethodFamily, MethodInfo, Need, PoolUse, Reference,
                        available_methods, get_method, method_infos, register, register_prefix)
 from .rank import rank_sources

@@ -30,7 +30,7 @@ from ..errors import AdviceError
 from ..esm.block import StepstoneBlock
 from ..esm.embedding import embedding_mismatch
 from ..hub.catalog import HubEntry
-from .baselines import source_size
+from .methods.baselines import source_size
 from .ranking import RankedSource
 
 logger = logging.getLogger(__name__)

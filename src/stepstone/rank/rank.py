@@ -22,7 +22,7 @@ from ..hub.catalog import HubEntry
 from ..hub.hub import Hub
 from .advice import ADVICE_FILE, AdviceModel, advise, inputs_for, load_advice
 from .diverse import select_diverse
-from .methods import RankContext
+from .context import RankContext
 from .registry import MethodInfo, Reference, get_method
 from .options import (EmbeddingOptions, ExecutionOptions, SelectionOptions, TargetOptions,
                       split_options)
@@ -173,7 +173,7 @@ def _advice(method: str, ctx: RankContext, sources: list[RankedSource],
         return sources, None
     textemb = None
     if "textemb" in model.features:
-        from .baselines import textemb as textemb_method
+        from .methods.baselines import textemb as textemb_method
 
         textemb = textemb_method(ctx).scores
     inputs = inputs_for(sources, reference["score"], {e.id: e for e in ctx.entries},

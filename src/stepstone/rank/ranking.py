@@ -193,14 +193,14 @@ class Ranking:
     def table(self, k: int | None = None) -> str:
         """A fixed-width text table of the top ``k`` (all when None), with the reference row
         and, with an advice model, the predicted gain columns."""
-        from .table import ranking_table
+        from .render.table import ranking_table
 
         return ranking_table(self, k)
 
     def recommendation_line(self) -> str:
         """"Fine-tune on X first: expected +n points ..." or "... fine-tune on your data
         directly." (empty without an advice model)."""
-        from .table import recommendation_line
+        from .render.table import recommendation_line
 
         return recommendation_line(self)
 
@@ -220,8 +220,8 @@ class Ranking:
 
     def plot(self, k: int = 20, ax: Any = None) -> Any:
         """Horizontal bars of the top ``k`` sources against "no intermediate step" (matplotlib
-        Axes; a new figure when ``ax`` is None). See :mod:`stepstone.rank.plot`."""
-        from .plot import plot_ranking
+        Axes; a new figure when ``ax`` is None). See :mod:`stepstone.rank.render.plot`."""
+        from .render.plot import plot_ranking
 
         return plot_ranking(self, k=k, ax=ax)
 
@@ -229,7 +229,7 @@ class Ranking:
         """The self-contained HTML report (plot of the top ``k``, full sortable table, left-out
         ESMs, provenance, timings); also written to ``path`` when given."""
         from .._io import write_text
-        from .html_report import ranking_html
+        from .render.html_report import ranking_html
 
         document = ranking_html(self, k=k)
         if path is not None:
@@ -237,7 +237,7 @@ class Ranking:
         return document
 
     def _repr_html_(self) -> str:
-        from .html_report import notebook_html
+        from .render.html_report import notebook_html
 
         return notebook_html(self)
 

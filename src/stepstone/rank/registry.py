@@ -28,7 +28,7 @@ from ..data.task import TaskType
 from ..errors import InvalidOptionError
 
 if TYPE_CHECKING:
-    from .methods import MethodScores, RankContext, SourceParts
+    from .context import MethodScores, RankContext, SourceParts
 
 #: ``run(method name, context) -> MethodScores``: how a composed method runs its components
 Runner = Callable[[str, "RankContext"], "MethodScores"]
@@ -220,5 +220,5 @@ def tuned_methods() -> tuple[str, ...]:
 def load_builtin_methods() -> None:
     """Importing the method modules registers them (they import this module, so not at the
     top)."""
-    from . import (baselines, esm_scores, estimators, fusion, methods,  # noqa: F401
-                   taskemb, transfer_graph, tuned)
+    from .methods import (baselines, domain_stats, esm_logme, esm_scores,  # noqa: F401
+                          fusion, taskemb, transfer_graph, tuned)

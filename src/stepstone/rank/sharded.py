@@ -25,7 +25,7 @@ from ..engines import Executor, Job, LocalExecutor
 from ..hub.catalog import HubEntry
 from ..hub.hub import Hub
 from ..hub.packed import BLOCK_SIZE, ensure_pack
-from .methods import MethodScores, RankContext, gather
+from .context import MethodScores, RankContext, gather
 from .registry import Execution, get_method
 
 

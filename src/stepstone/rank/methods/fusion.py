@@ -12,10 +12,10 @@ from functools import partial
 
 import numpy as np
 
-from ..errors import InvalidOptionError
-from ..scores.selection import reciprocal_rank_fusion, zscore_fusion
-from .methods import MethodScores, RankContext
-from .registry import (MethodFamily, MethodInfo, PoolUse, Reference, Runner, get_method,
+from ...errors import InvalidOptionError
+from ...scores.selection import reciprocal_rank_fusion, zscore_fusion
+from ..context import MethodScores, RankContext
+from ..registry import (MethodFamily, MethodInfo, PoolUse, Reference, Runner, get_method,
                        register_prefix)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .ranking import RankedSource, Ranking
+    from ..ranking import RankedSource, Ranking
 
 
 def _signed(value: float | None, digits: int = 1) -> str:
@@ -22,7 +22,7 @@ def ranking_table(ranking: Ranking, k: int | None = None) -> str:
     """Rank, source, score, [margin over the reference], [expected gain, 80 % interval,
     P(better than no intermediate step)], type, examples, ESM fit; the reference row sits where
     it ranks (after a "..." line when that is below the rows shown)."""
-    from .ranking import REFERENCE_NAME
+    from ..ranking import REFERENCE_NAME
 
     rows = ranking.sources if k is None else ranking.sources[:k]
     present = set(ranking.present_fields())
@@ -53,7 +53,7 @@ def ranking_table(ranking: Ranking, k: int | None = None) -> str:
 
 def _insert_reference(lines: list[str], reference: dict[str, Any], rows: list[RankedSource],
                       width: int, *, margin: bool) -> None:
-    from .ranking import REFERENCE_NAME
+    from ..ranking import REFERENCE_NAME
 
     rank = int(reference["rank"])
     line = f"{f'({rank})':>4}  {REFERENCE_NAME:<{width}}  {reference['score']:>10.5f}"

@@ -18,18 +18,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .._env import cache_dir
-from .._io import write_safetensors
-from .._progress import progress
-from ..data.loaders import load_task
-from ..data.task import TaskData
-from ..errors import DataError, ModelLoadError
-from ..finetune.fisher import fisher_task_embedding, fit_head
-from ..finetune.model import SequenceModel, TunedModel, standardisation
-from ..hub.catalog import HubEntry
-from ..scores.selection import taskemb_scores
-from .methods import MethodScores, RankContext
-from .registry import MethodInfo, Need, PoolUse, register
+from ..._env import cache_dir
+from ..._io import write_safetensors
+from ..._progress import progress
+from ...data.loaders import load_task
+from ...data.task import TaskData
+from ...errors import DataError, ModelLoadError
+from ...finetune.fisher import fisher_task_embedding, fit_head
+from ...finetune.model import SequenceModel, TunedModel, standardisation
+from ...hub.catalog import HubEntry
+from ...scores.selection import taskemb_scores
+from ..context import MethodScores, RankContext
+from ..registry import MethodInfo, Need, PoolUse, register
 from .tuned import model_identity, models_root
 
 logger = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ import hashlib
 
 import numpy as np
 
-from ..esm.block import StepstoneBlock
-from .methods import MethodScores, RankContext
-from .registry import MethodInfo, Need, register
+from ...esm.block import StepstoneBlock
+from ..context import MethodScores, RankContext
+from ..registry import MethodInfo, Need, register
 
 NO_STATS = ("no source statistics (source_stats.safetensors) in the hub; rebuild the ESM with "
             "`stepstone build --overwrite` to add them")

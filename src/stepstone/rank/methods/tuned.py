@@ -23,19 +23,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .._progress import progress
-from ..encode.cache import default_cache
-from ..encode.encoder import Encoder
-from ..encode.models import EmbeddingSpec
-from ..errors import InvalidOptionError, ModelLoadError, ScoreError
-from ..finetune.model import HEAD_FILE, TUNED_META, TunedModel
-from ..hub.catalog import HubEntry
-from ..scores.leep import leep, nce
-from ..scores.logme import logme
-from ..scores._special import softmax_rows
-from ..scores.registry import get_score
-from .methods import MethodScores, RankContext
-from .registry import CLASSIFICATION, MethodInfo, Need, Reference, register
+from ..._progress import progress
+from ...encode.cache import default_cache
+from ...encode.encoder import Encoder
+from ...encode.models import EmbeddingSpec
+from ...errors import InvalidOptionError, ModelLoadError, ScoreError
+from ...finetune.model import HEAD_FILE, TUNED_META, TunedModel
+from ...hub.catalog import HubEntry
+from ...scores.leep import leep, nce
+from ...scores.logme import logme
+from ...scores._special import softmax_rows
+from ...scores.registry import get_score
+from ..context import MethodScores, RankContext
+from ..registry import CLASSIFICATION, MethodInfo, Need, Reference, register
 
 logger = logging.getLogger(__name__)
 

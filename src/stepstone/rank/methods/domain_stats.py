@@ -16,13 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ScoreError
-from ..hub.hub import Hub
-from ..scores.divergence import GaussianFit, frechet_distance
-from ..scores.ped import ped
-from ..scores.registry import get_score
-from .methods import MethodScores, RankContext
-from .registry import CLASSIFICATION, MethodInfo, Need, register
+from ...errors import ScoreError
+from ...hub.hub import Hub
+from ...scores.divergence import GaussianFit, frechet_distance
+from ...scores.ped import ped
+from ...scores.registry import get_score
+from ..context import MethodScores, RankContext
+from ..registry import CLASSIFICATION, MethodInfo, Need, register
 
 logger = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ from functools import partial
 
 import numpy as np
 
-from ..errors import ScoreError
-from ..hub.catalog import HubEntry
-from ..scores.pool import combine_pool
-from ..scores.registry import ScoreInfo, feature_scores
-from .methods import MethodScores, RankContext, SourceParts
-from .registry import BOTH, CLASSIFICATION, MethodInfo, Need, PoolUse, Reference, register
+from ...errors import ScoreError
+from ...hub.catalog import HubEntry
+from ...scores.pool import combine_pool
+from ...scores.registry import ScoreInfo, feature_scores
+from ..context import MethodScores, RankContext, SourceParts
+from ..registry import BOTH, CLASSIFICATION, MethodInfo, Need, PoolUse, Reference, register
 
 logger = logging.getLogger(__name__)
 

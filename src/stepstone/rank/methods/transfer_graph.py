@@ -28,9 +28,9 @@ from functools import partial
 
 import numpy as np
 
-from ..errors import AdviceError, InvalidOptionError
-from .methods import MethodScores, RankContext
-from .registry import (MethodFamily, MethodInfo, Need, PoolUse, Runner, get_method, register,
+from ...errors import AdviceError, InvalidOptionError
+from ..context import MethodScores, RankContext
+from ..registry import (MethodFamily, MethodInfo, Need, PoolUse, Runner, get_method, register,
                        register_prefix)
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def minmax(values: np.ndarray) -> np.ndarray:
 
 def transfer_table(ctx: RankContext) -> dict[str, dict[str, float]]:
     """pivot target -> source task name -> measured gain (points), from the advice model."""
-    from .advice import ADVICE_FILE, AdviceModel
+    from ..advice import ADVICE_FILE, AdviceModel
 
     path = ctx.advice_path or ctx.hub.root / ADVICE_FILE
     if not path.is_file():

@@ -1,9 +1,8 @@
-"""What a ranking method sees and returns (RankContext, MethodScores, SourceParts), and
-``esm-logme``.
+"""What a ranking method sees and returns: RankContext, MethodScores, SourceParts.
 
 A method is a function ``(ctx) -> MethodScores`` with a :class:`~.registry.MethodInfo` record
-registered under its CLI name. It may leave entries out (with a reason), and must never let one
-broken ESM stop the others.
+registered under its CLI name (the methods are in :mod:`stepstone.rank.methods`). It may leave
+entries out (with a reason), and must never let one broken ESM stop the others.
 """
 
 from __future__ import annotations
@@ -23,9 +22,6 @@ from ..encode.encoder import Encoder
 from ..hub.catalog import HubEntry
 from ..hub.hub import Hub
 from ..hub.packed import iter_hub_blocks
-from ..scores.esm_logme import ESMLogMEScorer, TargetStats
-from .registry import (METHODS, PREFIXED, MethodInfo, Need, Reference,  # noqa: F401
-                       available_methods, get_method, register, register_prefix)
 
 logger = logging.getLogger(__name__)
 
@@ -113,34 +109,3 @@ class RankContext:
             for entries, maps in itertools.chain([first] if first else [], blocks):
                 yield entries, maps
                 bar.update(len(entries))
-
-
-def esm_logme_method(ctx: RankContext) -> MethodScores:
-    """LogME of the target's base embeddings mapped through each source's ESM."""
-    out = MethodScores()
-    stats = TargetStats.from_features(ctx.features, ctx.task.labels,
-                                      regression=ctx.task.is_regression)
-    scorer = ESMLogMEScorer(stats, device=ctx.encoder.device)  # torch on CUDA, else LAPACK
-    blocks = ctx.esm_blocks(skipped=out.skipped, as_stored=True)
-    for entries, scores in scorer.score_blocks(blocks):
-        for entry, score in zip(entries, scores):
-            out.add(entry.id, score)
-    reference = float(scorer(identity_map(ctx.features.shape[1])[None])[0])
-    out.reference = reference if np.isfinite(reference) else None
-    return out
-
-
-def identity_map(dim: int) -> np.ndarray:
-    """The augmented (D+1, D) map of "no intermediate step": x -> x."""
-    return np.vstack([np.eye(dim), np.zeros((1, dim))])
-
-
-register(MethodInfo(
-    "esm-logme", "LogME of the target mapped through each ESM (the Gram-identity fast path)",
-    esm_logme_method, needs=frozenset({Need.ESMS}), reference=Reference.IDENTITY_MAP))
-
-
-def _load_builtin_methods() -> None:  # the old name
-    from .registry import load_builtin_methods
-
-    load_builtin_methods()
