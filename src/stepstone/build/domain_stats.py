@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from .._io import write_safetensors
 from .._progress import progress
 from ..data.loaders import load_task

@@ -208,8 +208,8 @@ def source_stats(base_embeddings: np.ndarray, token_ids: Sequence[Sequence[int]]
                  vocab_size: int) -> dict[str, np.ndarray]:
     """What label-free baselines need later without the source texts: the mean base embedding
     (TextEmb), the set of token ids as a packed bitmap (vocabulary overlap) and a low-rank
-    Gaussian fit of the base embeddings (domain-divergence, esm-ped; build/domain_stats.py adds it to
-    hubs built before)."""
+    Gaussian fit of the base embeddings (domain-divergence, esm-ped; build/domain_stats.py adds
+    it to hubs built before)."""
     from ..scores.divergence import fit_gaussian
     from .domain_stats import DEFAULT_RANK
 
