@@ -256,7 +256,7 @@ class Ranking:
 def _check_format(version: Any) -> None:
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise FormatError(f"this ranking was written in format version {version!r}; this "
-                             f"stepstone reads versions up to {FORMAT_VERSION} (upgrade it)")
+                          f"stepstone reads versions up to {FORMAT_VERSION} (upgrade it)")
 
 
 def _score(value: float | None) -> float:
