@@ -25,16 +25,17 @@ class MethodOption(click.Option):
         return super().get_help_record(ctx)
 
 
-def _method(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """Check the method name and its arguments before any data is read or model loaded."""
+def _check_method(value: str) -> None:
+    """Check the method name and its arguments before any data is read or model loaded (but
+    after the target's location: the registry imports torch, a mistyped target must not wait
+    for it)."""
     from ..errors import InvalidOptionError
     from ..rank.registry import get_method
 
     try:
         get_method(value)
     except InvalidOptionError as err:
-        raise click.BadParameter(str(err), ctx=ctx, param=param) from err
-    return value
+        raise click.BadParameter(str(err), param_hint="'--method'") from err
 
 
 def _plot_suffix(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -48,8 +49,7 @@ def _plot_suffix(ctx: click.Context, param: click.Parameter, value: str | None) 
 @main.command()
 @click.argument("target")
 @hub_option
-@click.option("--method", cls=MethodOption, default="esm-logme", show_default=True,
-              callback=_method)
+@click.option("--method", cls=MethodOption, default="esm-logme", show_default=True)
 @click.option("--models", "models_dir", type=click.Path(file_okay=False), envvar="STEPSTONE_MODELS",
               show_envvar=True,
               help="Kept fine-tuned source models (build --keep-models), for logme, leep, nce, "
@@ -110,6 +110,7 @@ def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
     from ..data.loaders import check_location
 
     check_location(target)  # a typo or an unreachable Hub fails before torch is imported
+    _check_method(method)  # a typo fails before the target is read or embedded
     configure(verbose, quiet)
     from ..rank import rank_sources
     from ..rank.options import (EmbeddingOptions, ExecutionOptions, SelectionOptions,
