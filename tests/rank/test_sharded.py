@@ -112,16 +112,6 @@ def test_sharded_scores_equal_local_ones(context, toy_task, method):
     assert_same(local, run_method(method, ctx, executor=ReversedShards()))
 
 
-@pytest.mark.parametrize("method", ["esm-etran", "esm-ncti"])
-def test_pool_normalised_copies_of_one_esm_score_alike(context, toy_task, method):
-    """The bug this module guards against: each shard normalised over itself."""
-    ctx = context(toy_task)
-    scores = run_method(method, ctx, executor=ReversedShards()).scores
-    normalised = np.array(list(scores.values()))
-    assert normalised.min() == 0.0 or np.isclose(normalised.min(), 0.0)
-    assert sum(np.isclose(normalised, normalised.max())) == 1  # one best over all 309 sources
-
-
 try:
     import ray
 except ImportError:
