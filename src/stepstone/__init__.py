@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from importlib import metadata as _metadata
 
+from . import _moved
+
 try:
     __version__ = _metadata.version("stepstone")
 except _metadata.PackageNotFoundError:  # running from a source tree without installing
@@ -16,14 +18,16 @@ except _metadata.PackageNotFoundError:  # running from a source tree without ins
 _LAZY = {
     "TaskData": "stepstone.data", "TaskType": "stepstone.data", "load_task": "stepstone.data",
     "Encoder": "stepstone.encode", "ESM": "stepstone.esm", "load_esm": "stepstone.esm",
-    "save_esm": "stepstone.esm", "Hub": "stepstone.hub", "build_hub": "stepstone.hub",
-    "BuildConfig": "stepstone.hub", "FineTuneConfig": "stepstone.finetune",
+    "save_esm": "stepstone.esm", "Hub": "stepstone.hub", "build_hub": "stepstone.build",
+    "BuildConfig": "stepstone.build", "FineTuneConfig": "stepstone.finetune",
     "fine_tune": "stepstone.finetune", "logme": "stepstone.scores",
     "esm_logme": "stepstone.scores", "Ranking": "stepstone.rank",
     "rank_sources": "stepstone.rank",
 }
 
 __all__ = ["__version__", *_LAZY]
+
+_moved.install()  # old paths of moved modules (stepstone.hub.build...) keep working
 
 
 def __getattr__(name: str):

@@ -1,6 +1,6 @@
 """Self-contained HTML pages: one file, styles, script and images inlined, no network access.
 
-Shared by the ranking report (``rank/html_report.py``) and the benchmark report
+Shared by the ranking report (``rank/render/html_report.py``) and the benchmark report
 (``bench/report_html.py``). Written by hand because the job is small (a page shell, escaped
 tables, base64 images) and no dependency of stepstone renders HTML. Everything that comes from
 data (source names, reasons, paths) goes through :func:`esc`; the script reads the table from the

@@ -40,3 +40,16 @@ class Option(StrEnum):
     @classmethod
     def values(cls) -> list[str]:
         return [member.value for member in cls]
+
+
+def did_you_mean(text: str, valid: list[str]) -> str:
+    """`` Did you mean 'x'?`` for the closest valid value, else ``""`` (for error messages)."""
+    hint = difflib.get_close_matches(text.strip().lower(), valid, n=1)
+    return f" Did you mean {hint[0]!r}?" if hint else ""
+
+
+def some_of(values: list, *, first: int = 8) -> str:
+    """The first few values and a count, for error messages: a list of 300 classes must not
+    become a 2,500-character line. ``some_of([1, 2, 3], first=2)`` -> ``"1, 2, ... (3 in all)"``."""
+    shown = ", ".join(map(str, values[:first]))
+    return shown if len(values) <= first else f"{shown}, ... ({len(values)} in all)"

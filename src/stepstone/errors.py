@@ -85,6 +85,10 @@ class UnsupportedTargetError(ScoreError):
     regression target): not a fault of the data, so benchmarks skip such pairs quietly."""
 
 
+class FormatError(StepstoneError, ValueError):
+    """A saved result (a ranking's JSON) is in a format version this stepstone cannot read."""
+
+
 class BenchmarkError(StepstoneError, ValueError):
     """A benchmark grid or results file is inconsistent."""
 

@@ -9,7 +9,7 @@ import pytest
 from stepstone.bench import selector as selector_module
 from stepstone.bench.selector import fit_model, loto_predictions, policy_gains
 from stepstone.errors import AdviceError
-from stepstone.rank.learned import FEATURES, SelectorModel, feature_matrix, standardised
+from stepstone.rank.methods.learned import FEATURES, SelectorModel, feature_matrix, standardised
 
 
 def synthetic_cells(seed: int = 0, targets: int = 10, sources: int = 20,

@@ -16,7 +16,8 @@ from stepstone.bench import (BASELINE, Grid, GroundTruth, ResultsFile, evaluate_
 from stepstone.bench import transfer as transfer_module
 from stepstone.data import TaskData, TaskType
 from stepstone.finetune import FineTuneConfig
-from stepstone.hub import BuildConfig, Hub, build_hub
+from stepstone.build import BuildConfig, build_hub
+from stepstone.hub import Hub
 
 TINY = FineTuneConfig(epochs=1, batch_size=8, learning_rate=1e-3)
 

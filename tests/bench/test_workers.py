@@ -10,7 +10,8 @@ from stepstone.bench.results import BASELINE, Cell, import_reused_cells
 from stepstone.bench.tuned_scores import TUNED_METHODS, TunedScores
 from stepstone.bench.workers import pending_cells
 from stepstone.finetune import FineTuneConfig
-from stepstone.hub import BuildConfig, Hub, build_hub
+from stepstone.build import BuildConfig, build_hub
+from stepstone.hub import Hub
 
 TINY = FineTuneConfig(epochs=1, batch_size=8, learning_rate=1e-3)
 
@@ -83,7 +84,9 @@ def test_medium_grid_extends_the_reduced_one():
 def test_cli_default_tuned_methods_are_the_library_ones():
     from stepstone.cli import bench_cmd
 
-    assert bench_cmd.TUNED_METHODS == TUNED_METHODS
+    from stepstone.rank.registry import tuned_methods
+
+    assert bench_cmd.TUNED_METHODS == TUNED_METHODS == tuned_methods()
 
 
 def test_large_grid_doubles_the_targets_and_keeps_the_medium_settings():

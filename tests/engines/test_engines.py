@@ -10,7 +10,8 @@ from stepstone.engines import Engine, Job, LocalExecutor, get_executor
 from stepstone.errors import InvalidOptionError
 from stepstone.esm import ESMConfig
 from stepstone.finetune import FineTuneConfig
-from stepstone.hub import BuildConfig, Hub, build_hub
+from stepstone.build import BuildConfig, build_hub
+from stepstone.hub import Hub
 from stepstone.rank import rank_sources
 from tests.engines.jobs import JobFailed, square
 

@@ -11,7 +11,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from stepstone.encode import Encoder
-from stepstone.esm import load_esm, read_config, save_esm
+from stepstone.esm import load_esm, read_config
 from stepstone.esm.embedding import expected_embedding
 from stepstone.hub import Hub
 from stepstone.rank import rank_sources

@@ -23,7 +23,8 @@ class Built:
 @pytest.fixture(scope="session")
 def built(tmp_path_factory, tiny_bert) -> Built:
     from stepstone.finetune import FineTuneConfig
-    from stepstone.hub import BuildConfig, Hub, build_hub
+    from stepstone.build import BuildConfig, build_hub
+    from stepstone.hub import Hub
 
     root = tmp_path_factory.mktemp("built")
     pool = root / "pool"

@@ -12,7 +12,7 @@ from stepstone.errors import AdviceError
 from stepstone.hub import Hub
 from stepstone.rank import rank_sources
 from stepstone.rank.advice import esm_digest
-from stepstone.rank.learned import (FEATURES, FILE_NAME, INPUT_METHODS, SelectorModel,
+from stepstone.rank.methods.learned import (FEATURES, FILE_NAME, INPUT_METHODS, SelectorModel,
                                     target_descriptors)
 from tests.rank.built import built  # noqa: F401  (fixture)
 

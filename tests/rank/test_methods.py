@@ -11,15 +11,22 @@ from stepstone.encode import Encoder
 from stepstone.errors import InvalidOptionError, ScoreError
 from stepstone.finetune import TunedModel
 from stepstone.hub import Hub
-from stepstone.rank import available_methods, rank_sources
+from stepstone.data import TaskType
+from stepstone.rank import method_infos, rank_sources
+from stepstone.rank.registry import Need
 from stepstone.scores import SCORES, feature_scores, leep, logme, nce
 from stepstone.scores.pool import combine_pool
 from tests.scores.naive import naive_logme
 from tests.scores.naive_scores import (naive_gbc, naive_hscore, naive_knn, naive_nleep,
                                        naive_sfda, naive_shrinkage_hscore, naive_transrate)
 
-CLASSIFICATION_ONLY_METHODS = ["esm-hscore", "esm-shrinkage-hscore", "esm-nleep", "esm-gbc",
-                               "esm-transrate", "esm-sfda", "leep", "nce"]
+#: read off the records (a method that cannot take regression targets says so)
+CLASSIFICATION_ONLY_METHODS = [i.name for i in method_infos()
+                               if TaskType.REGRESSION not in i.targets]
+#: every other plain method but those fitted on measured transfers (transfer-graph:
+#: test_transfer_graph.py; learned: test_learned.py)
+REGRESSION_METHODS = [i.name for i in method_infos()
+                      if TaskType.REGRESSION in i.targets and Need.TRANSFERS not in i.needs]
 
 
 def rank(target, built, method, **kw):
@@ -27,10 +34,10 @@ def rank(target, built, method, **kw):
                         models_dir=built.models, **kw)
 
 
-# transfer-graph needs a measured transfer table: tests/rank/test_transfer_graph.py; learned
-# needs a fitted selector: tests/rank/test_learned.py
-@pytest.mark.parametrize("method", [m for m in available_methods()
-                                    if ":" not in m and m not in ("transfer-graph", "learned")]
+# methods fitted on measured transfers have tests of their own (test_transfer_graph.py,
+# test_learned.py)
+@pytest.mark.parametrize("method", [i.name for i in method_infos()
+                                    if Need.TRANSFERS not in i.needs]
                          + ["fusion:esm-logme,textemb", "fusion-z:esm-knn,size"])
 def test_every_method_ranks_a_classification_target(built, toy_task, method):
     ranking = rank(toy_task, built, method)
@@ -63,7 +70,8 @@ def explicitly_mapped(hub_root, esm_id, features):
     return features @ weight.T + bias
 
 
-@pytest.mark.parametrize("info", [i for i in feature_scores() if not i.custom_esm],
+#: esm-ped standardises with reference statistics: tests/scores/test_estimators.py
+@pytest.mark.parametrize("info", [i for i in feature_scores() if i.name != "ped"],
                          ids=lambda i: i.name)
 def test_esm_methods_score_the_explicitly_mapped_features(built, toy_task, tiny_bert, info):
     ranking = rank(toy_task, built, f"esm-{info.name}")
@@ -88,8 +96,7 @@ def test_classification_only_methods_refuse_a_regression_target(built, toy_regre
         rank(toy_regression_task, built, method)
 
 
-@pytest.mark.parametrize("method", ["esm-logme", "esm-knn", "esm-ridge", "textemb",
-                                    "vocab-overlap", "size", "random", "logme", "taskemb"])
+@pytest.mark.parametrize("method", REGRESSION_METHODS)
 def test_regression_capable_methods_rank_a_regression_target(built, toy_regression_task,
                                                              method):
     ranking = rank(toy_regression_task, built, method)

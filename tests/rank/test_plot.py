@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from stepstone.rank.plot import GAIN_LABEL, caption, save_plot  # noqa: E402
+from stepstone.rank.render.plot import GAIN_LABEL, caption, save_plot  # noqa: E402
 from tests.rank.rankings import advised_ranking, plain_ranking  # noqa: E402
 
 

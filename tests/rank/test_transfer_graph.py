@@ -11,7 +11,7 @@ from stepstone.errors import InvalidOptionError
 from stepstone.hub import Hub
 from stepstone.rank import rank_sources
 from stepstone.rank.advice import ADVICE_FILE, AdviceModel
-from stepstone.rank.transfer_graph import LAMBDA, graph_scores, minmax
+from stepstone.rank.methods.transfer_graph import LAMBDA, graph_scores, minmax
 
 
 def test_graph_scores_by_hand():

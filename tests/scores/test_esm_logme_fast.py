@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from stepstone.scores import TargetStats, esm_logme
-from stepstone.scores.engine import ESMLogMEScorer, ScoreBackend
-from stepstone.scores.esm_logme_fast import esm_logme_fast, tridiagonalize
+from stepstone.scores.esm_logme.scorer import ESMLogMEScorer, ScoreBackend
+from stepstone.scores.esm_logme.fast import esm_logme_fast, tridiagonalize
 from stepstone.scores.logme import evidence
-from stepstone.scores.tridiagonal import tridiagonal_evidence
+from stepstone.scores.esm_logme.tridiagonal import tridiagonal_evidence
 from tests.scores.naive import naive_logme
 
 # the package exports the function under the module's name
-fast_module = importlib.import_module("stepstone.scores.esm_logme_fast")
+fast_module = importlib.import_module("stepstone.scores.esm_logme.fast")
 
 
 def _maps(rng, d: int, count: int, scale: float = 0.2) -> np.ndarray:
@@ -184,14 +184,14 @@ def test_auto_backend_uses_lapack_on_cpu_and_torch_on_cuda():
     stats = TargetStats.from_features(np.eye(6, 3) + 0.1, np.array([0, 1, 0, 1, 0, 1]))
     assert ESMLogMEScorer(stats, device="cpu").backend is ScoreBackend.LAPACK
     assert ESMLogMEScorer(stats, backend="reference").backend is ScoreBackend.REFERENCE
-    from stepstone.scores.engine import _resolve
+    from stepstone.scores.esm_logme.scorer import _resolve
 
     assert _resolve(ScoreBackend.AUTO, "cuda:1") == (ScoreBackend.TORCH, "cuda:1")
 
 
 def test_worker_count_comes_from_the_environment(monkeypatch):
     from stepstone.errors import InvalidOptionError
-    from stepstone.scores.engine import default_workers
+    from stepstone.scores.esm_logme.scorer import default_workers
 
     monkeypatch.setenv("STEPSTONE_WORKERS", "3")
     assert default_workers() == 3

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from stepstone.scores import TargetStats
-from stepstone.scores._lapack import ScipyRoutines, routines
-from stepstone.scores.esm_logme_fast import tridiagonalize
+from stepstone.scores.esm_logme._lapack import ScipyRoutines, routines
+from stepstone.scores.esm_logme.fast import tridiagonalize
 
 lib = routines()
 needs_lib = pytest.mark.skipif(lib is None, reason="numpy's OpenBLAS was not found")

@@ -213,7 +213,7 @@ class Evaluation:
             rows.append({"target": target, "sources": len(common),
                          "spearman": float(stats.spearmanr(a, b).statistic),
                          f"top-{k} overlap": len(top_a & top_b) / min(k, len(common)),
-                         f"same top-1": bool(common[int(np.argmax(a))]
+                         "same top-1": bool(common[int(np.argmax(a))]
                                              == common[int(np.argmax(b))])})
         return pd.DataFrame(rows)
 
@@ -295,7 +295,7 @@ def learned_loto(grid: Grid, results_dir: str | os.PathLike, hub: Hub,
                  show_progress: bool | None) -> dict[str, dict[str, float]]:
     """target name -> {source: out-of-target predicted gain} of the learned selector, with the
     kind the stored selector chose (ridge when there is none)."""
-    from ..rank.learned import FILE_NAME, SelectorModel
+    from ..rank.methods.learned import FILE_NAME, SelectorModel
     from .selector import loto_predictions, selector_cells
 
     cells = selector_cells(grid, results_dir, hub, show_progress=show_progress)

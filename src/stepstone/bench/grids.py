@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import BenchmarkError
 from ..finetune.train import FineTuneConfig
-from ..hub.source_esm import MINILM_LEARNING_RATE
+from ..build.source_esm import MINILM_LEARNING_RATE
 
 #: Tasks built on the same (or heavily overlapping) texts, from ../shared/datasets/README.md.
 #: A target is never given a related source as a candidate: it would measure text reuse, not

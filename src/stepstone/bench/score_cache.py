@@ -4,11 +4,11 @@ Re-ranking every target with every method is most of what ``bench evaluate`` and
 report`` cost (a quarter of an hour for all methods on the medium grid on two cores), and it
 is repeated every time the ground truth grows, although a method's score of one source does
 not depend on which other sources have been measured. So for the methods whose score of a
-source depends on that source alone (:data:`INDEPENDENT`), the evaluation scores *all* of a
-target's candidate sources once and keeps the scores here; later evaluations read them and
-pick out the sources measured so far. Methods that normalise over the pool (ETran, NCTI), read
-the measured table (transfer-graph), combine ranks (fusion) or draw over the pool (random) are
-always recomputed.
+source depends on that source alone (:func:`is_independent`, read off the method's record), the
+evaluation scores *all* of a target's candidate sources once and keeps the scores here; later
+evaluations read them and pick out the sources measured so far. Methods that depend on the pool
+(ETran, NCTI, fusions, transfer-graph, taskemb), read the tuned models (not part of the key) or
+read nothing per source (random: nothing worth keeping) are always recomputed.
 
 A kept score is used only when everything it was computed from is the same: the method and
 its options, the target and its training sample, every candidate's ESM (its digest) and the
@@ -34,20 +34,21 @@ logger = logging.getLogger(__name__)
 
 #: The packages whose code decides a method's scores.
 SCORING_PACKAGES = ("data", "encode", "esm", "hub", "rank", "scores")
-#: Label-free or per-source methods that are not ``esm-<score>`` (those are chosen in
-#: :func:`is_independent`).
-_OTHER_INDEPENDENT = frozenset({"textemb", "vocab-overlap", "size", "domain-divergence",
-                                "esm-ped"})
 
 
 def is_independent(method: str) -> bool:
-    """Whether ``method``'s score of a source depends on that source alone (not the pool)."""
-    from ..scores.registry import SCORES
+    """Whether ``method``'s scores are kept: a source's score depends on that source alone
+    (not the pool), on what the key covers (not the tuned models), and reads something per
+    source (else recomputing costs nothing)."""
+    from ..errors import InvalidOptionError
+    from ..rank.registry import Execution, Need, get_method
 
-    if method in _OTHER_INDEPENDENT or method == "esm-logme":
-        return True
-    info = SCORES.get(method.removeprefix("esm-")) if method.startswith("esm-") else None
-    return info is not None and info.inputs == "features" and not info.pooled
+    try:
+        info = get_method(method)
+    except InvalidOptionError:
+        return False
+    return (info.execution is Execution.PER_SOURCE and bool(info.needs)
+            and Need.TUNED_MODELS not in info.needs)
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""Fit the learned selector (:mod:`stepstone.rank.learned`) on a ground-truth grid, and judge it
+"""Fit the learned selector (:mod:`stepstone.rank.methods.learned`) on a ground-truth grid, and judge it
 leave-one-target-out like every other method.
 
 The cells: every measured (target, source) of the grid, with the features the selector sees at
@@ -28,7 +28,7 @@ import pandas as pd
 from .. import __version__
 from ..data.loaders import task_name
 from ..hub.hub import Hub, slugify
-from ..rank.learned import FEATURES, INPUT_METHODS, SelectorModel, feature_matrix, \
+from ..rank.methods.learned import FEATURES, INPUT_METHODS, SelectorModel, feature_matrix, \
     target_descriptors
 from .grids import Grid
 

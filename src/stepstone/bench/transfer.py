@@ -31,7 +31,7 @@ from ..encode.models import auto_device
 from ..errors import ModelLoadError, StepstoneError
 from ..finetune.model import TunedModel
 from ..finetune.train import fine_tune, predict
-from ..hub.source_esm import BuildConfig, split_source, tuned_source_model
+from ..build.source_esm import BuildConfig, split_source, tuned_source_model
 from ..hub.hub import Hub, slugify
 from .grids import Grid
 from .results import BASELINE, Cell, ResultsFile, import_reused_cells

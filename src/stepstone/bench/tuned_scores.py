@@ -25,14 +25,15 @@ from ..data.loaders import task_name
 from ..errors import StepstoneError
 from ..hub.hub import Hub, slugify
 from ..hub.locks import esm_lock
+from ..rank.registry import tuned_methods
 from .grids import Grid
 from .results import append_csv_rows, read_csv_rows
 
 logger = logging.getLogger(__name__)
 
-#: Methods on tuned models stored by default (TaskEmb costs ~10x more per pair; add it with
-#: ``--tuned-methods``).
-TUNED_METHODS = ("logme", "leep", "nce")
+#: Methods on tuned models stored by default: the per-source ones of the registry (TaskEmb
+#: fuses over the pool and costs ~10x more per pair; add it with ``--tuned-methods``).
+TUNED_METHODS = tuned_methods()
 _COLUMNS = ["target", "source", "method", "score", "model", "finished"]
 
 
@@ -79,7 +80,7 @@ def store_tuned_scores(grid: Grid, source: str, *, results_dir: str | os.PathLik
     candidate, ranking each target's training sample as ``bench evaluate`` does; pairs already
     stored are skipped. Returns how many scores were added."""
     from ..rank.rank import rank_sources
-    from ..rank.tuned import model_identity
+    from ..rank.methods.tuned import model_identity
 
     store = TunedScores(results_dir)
     esm_id = slugify(task_name(source))

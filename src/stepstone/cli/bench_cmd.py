@@ -11,7 +11,9 @@ from . import configure, main
 from .options import hub_option, resolve_hub_path, verbosity
 
 DEFAULT_METHODS = "all"
-TUNED_METHODS = ("logme", "leep", "nce")  # bench/tuned_scores.py (not imported: keeps --help fast)
+#: the registry's tuned per-source methods, written out: importing the registry would slow
+#: every command's start-up (tests/bench/test_workers.py checks they agree)
+TUNED_METHODS = ("logme", "leep", "nce")
 
 
 @main.group()
@@ -340,7 +342,7 @@ def _fit_selector(grid, folder: str, hub) -> None:
     from ..bench.calibrate import advice_quality
     from ..bench.selector import (advice_loto, fit_selector, has_skill, selector_cells,
                                   selector_markdown)
-    from ..rank.learned import FILE_NAME
+    from ..rank.methods.learned import FILE_NAME
 
     cells = selector_cells(grid, folder, hub, show_progress=False)
     model = fit_selector(cells, grid=grid, hub=hub, model_name=_hub_model_name(hub))

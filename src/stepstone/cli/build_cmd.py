@@ -54,7 +54,8 @@ def build(sources: tuple[str, ...], hub_path: str, pool: str | None, model_name:
     from .._io import write_json
     from ..esm.fit import FitMethod
     from ..finetune import FineTuneConfig
-    from ..hub import BuildConfig, Hub, build_hub
+    from ..build import BuildConfig, build_hub
+    from ..hub import Hub
 
     configure(verbose, quiet)
     all_sources = list(sources) + (_pool_tasks(Path(pool)) if pool else [])

@@ -224,7 +224,7 @@ def add_domain_stats_cmd(hub_path: str | None, max_examples: int, rank: int, see
     embeds it with the base model; nothing is fine-tuned again. Resumable: sources that already
     have the statistics are skipped.
     """
-    from ..hub.domain import add_domain_stats
+    from ..build.domain_stats import add_domain_stats
 
     configure(verbose, quiet)
     report = add_domain_stats(_open(hub_path), max_examples=max_examples, rank=rank, seed=seed,

@@ -12,6 +12,32 @@ from .options import (dataset_options, engine_options, hub_option, make_executor
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 
+class MethodOption(click.Option):
+    """``--method``: its help lists the registered methods, read when the help is shown (the
+    registry imports the scoring code, which other commands' start-up should not pay for)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from ..rank.registry import families, method_infos
+
+        self.help = ("Ranking method: " + ", ".join(i.name for i in method_infos()) + "; or "
+                     + ", ".join(f.example for f in families())
+                     + " (README, 'Ranking methods').")
+        return super().get_help_record(ctx)
+
+
+def _check_method(value: str) -> None:
+    """Check the method name and its arguments before any data is read or model loaded (but
+    after the target's location: the registry imports torch, a mistyped target must not wait
+    for it)."""
+    from ..errors import InvalidOptionError
+    from ..rank.registry import get_method
+
+    try:
+        get_method(value)
+    except InvalidOptionError as err:
+        raise click.BadParameter(str(err), param_hint="'--method'") from err
+
+
 def _plot_suffix(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Check the plot's format before the (long) ranking runs."""
     if value and not value.lower().endswith(PLOT_SUFFIXES):
@@ -23,11 +49,7 @@ def _plot_suffix(ctx: click.Context, param: click.Parameter, value: str | None) 
 @main.command()
 @click.argument("target")
 @hub_option
-@click.option("--method", default="esm-logme", show_default=True,
-              help="Ranking method: esm-logme, esm-<score> (hscore, shrinkage-hscore, nleep, "
-                   "gbc, transrate, sfda, knn, ridge), textemb, vocab-overlap, size, random, "
-                   "logme, leep, nce, taskemb, fusion:M1,M2,... or fusion-z:M1,M2,... "
-                   "(README, 'Ranking methods').")
+@click.option("--method", cls=MethodOption, default="esm-logme", show_default=True)
 @click.option("--models", "models_dir", type=click.Path(file_okay=False), envvar="STEPSTONE_MODELS",
               show_envvar=True,
               help="Kept fine-tuned source models (build --keep-models), for logme, leep, nce, "
@@ -95,6 +117,7 @@ def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
     from ..data.loaders import check_location
 
     check_location(target)  # a typo or an unreachable Hub fails before torch is imported
+    _check_method(method)  # a typo fails before the target is read or embedded
     configure(verbose, quiet)
     from ..rank import rank_sources
     from ..rank.options import (EmbeddingOptions, ExecutionOptions, SelectionOptions,
@@ -119,7 +142,7 @@ def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
         else:
             ranking.to_json(output)
     if plot_path:
-        from ..rank.plot import save_plot
+        from ..rank.render.plot import save_plot
 
         save_plot(ranking, plot_path)
     if html_path:

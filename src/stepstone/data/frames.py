@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from .._options import did_you_mean, some_of
 from ..errors import ColumnNotFoundError, DataError
 from .task import TaskData, TaskOrigin, TaskType
 from .validate import clean_texts, encode_labels
@@ -22,8 +23,8 @@ def _pick(frame_columns: list[str], given: str | None, candidates: tuple[str, ..
     if given is not None:
         if given not in frame_columns:
             raise ColumnNotFoundError(
-                f"{where}: no {role} column {given!r}; columns are {frame_columns}. "
-                f"Pass the right name with {option}."
+                f"{where}: no {role} column {given!r}; columns are {_listed(frame_columns)}."
+                f"{did_you_mean(given, frame_columns)} Pass the right name with {option}."
             )
         return given
     for candidate in candidates:
@@ -31,8 +32,13 @@ def _pick(frame_columns: list[str], given: str | None, candidates: tuple[str, ..
             return candidate
     raise ColumnNotFoundError(
         f"{where}: cannot tell which column holds the {role} (looked for "
-        f"{', '.join(candidates)}); columns are {frame_columns}. Pass it with {option}."
+        f"{', '.join(candidates)}); columns are {_listed(frame_columns)}. Pass it with {option}."
     )
+
+
+def _listed(columns: list[str]) -> str:
+    """The first few column names and a count: a table of 2,000 columns makes no error line."""
+    return f"[{some_of([repr(c) for c in columns], first=12)}]"
 
 
 def task_from_frame(frame: Any, *, name: str, where: str, origin: TaskOrigin,

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..esm.block import StepstoneBlock
 from ..esm.config import ESMConfig
 
 SCHEMA_VERSION = 1
@@ -50,6 +51,11 @@ class HubEntry:
     fit_cosine: float | None
     fit_mse: float | None
     config: dict[str, Any]
+
+    @property
+    def block(self) -> StepstoneBlock:
+        """The config's ``"stepstone"`` block, typed."""
+        return StepstoneBlock.of(self.config)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -195,7 +195,7 @@ def register_esm(hub: Hub, folder: Path, *, repo_id: str, revision: str | None,
     result = PullResult(repo_id=repo_id, esm_id=esm_id, revision=revision)
     esm = load_esm(folder)
     if esm_id in hub:
-        origin = hub.entry(esm_id).config.get("stepstone", {}).get("origin", {})
+        origin = hub.entry(esm_id).block.origin
         if revision is not None and origin.get("revision") == revision:
             result.status, result.message = "unchanged", "already in the hub at this revision"
             return result

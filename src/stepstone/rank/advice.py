@@ -27,8 +27,10 @@ import numpy as np
 from .._io import write_json
 from ..encode.models import canonical_model_name
 from ..errors import AdviceError
+from ..esm.block import StepstoneBlock
+from ..esm.embedding import embedding_mismatch
 from ..hub.catalog import HubEntry
-from .baselines import source_size
+from .methods.baselines import source_size
 from .ranking import RankedSource
 
 logger = logging.getLogger(__name__)
@@ -98,9 +100,8 @@ def feature_matrix(inputs: FeatureInputs, names: list[str] | tuple[str, ...]) ->
 def esm_digest(entry: HubEntry) -> str:
     """A short identity of one ESM: its base model, creation time and fit (all in the config,
     so no file is read)."""
-    block = entry.config.get("stepstone", {})
-    key = [canonical_model_name(entry.base_model), block.get("created"),
-           block.get("fit", {}).get("stored_cosine", block.get("fit", {}).get("cosine"))]
+    block = StepstoneBlock.of(entry.config)
+    key = [canonical_model_name(entry.base_model), block.created, block.fit_cosine]
     return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
 
@@ -195,13 +196,11 @@ class AdviceModel:
         """Refuse (AdviceError) a model made for another base model, embedding or hub."""
         fix = (f"refit it for this hub with `stepstone bench calibrate --grid "
                f"{self.grid.get('name', 'GRID')} --hub {hub}`")
-        if canonical_model_name(self.base_model) != canonical_model_name(model_name):
-            raise AdviceError(f"{origin} was fitted for base model {self.base_model!r}; this "
-                              f"ranking uses {model_name!r}: {fix}")
-        want = (self.embedding.get("pooling"), self.embedding.get("max_length"))
-        if want != (pooling, max_length):
-            raise AdviceError(f"{origin} was fitted for {want[0]} pooling, max length {want[1]};"
-                              f" this ranking uses {pooling}, {max_length}: {fix}")
+        mismatch = embedding_mismatch(
+            {**self.embedding, "model_name": self.base_model},
+            {"model_name": model_name, "pooling": pooling, "max_length": max_length})
+        if mismatch:
+            raise AdviceError(f"{origin} was fitted for {mismatch}: {fix}")
         have = {e.id: esm_digest(e) for e in entries}
         used = sorted({c["esm_id"] for c in self.cells})
         differ = [i for i in used if have.get(i) != self.esms.get(i)]

@@ -31,7 +31,7 @@ from ..hub.maps import iter_map_blocks
 from ..scores.coverage import lazy_greedy_coverage
 from ..scores.msleep import expected_predictions, greedy_ms_leep
 from ..scores.selection import greedy_diverse, mapped_gram_sketches
-from .methods import RankContext
+from .context import RankContext
 from .ranking import RankedSource, SelectedSource
 
 logger = logging.getLogger(__name__)
@@ -94,8 +94,8 @@ def _selected(source: RankedSource, *, redundancy: float, gain: float | None
 def _select_ms_leep(ctx: RankContext, pool: list[RankedSource], *, k: int
                     ) -> tuple[list[SelectedSource], dict]:
     """Greedy MS-LEEP ensemble of the pool's sources that have a classifier head."""
-    from .methods import MethodScores
-    from .tuned import each_tuned
+    from .context import MethodScores
+    from .methods.tuned import each_tuned
 
     wanted = {s.esm_id: s for s in pool}
     sub = copy.copy(ctx)  # same cached target embeddings, only the pool's entries

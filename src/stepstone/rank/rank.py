@@ -17,13 +17,14 @@ from ..encode.encoder import Encoder
 from ..encode.models import canonical_model_name
 from ..engines import get_executor
 from ..errors import HubError
-from ..esm.embedding import expected_embedding
+from ..esm.embedding import embedding_mismatch, expected_embedding
 from ..hub.catalog import HubEntry
 from ..hub.hub import Hub
 from .advice import ADVICE_FILE, AdviceModel, advise, inputs_for, load_advice
 from .diverse import select_diverse
+from .context import RankContext
 from .evidence import advice_skill
-from .methods import RankContext
+from .registry import MethodInfo, Reference, get_method
 from .options import (EmbeddingOptions, ExecutionOptions, SelectionOptions, TargetOptions,
                       split_options)
 from .ranking import REFERENCE_NAME, RankedSource, Ranking, Skipped
@@ -34,8 +35,6 @@ from .target_checks import check_target_size, class_counts
 
 logger = logging.getLogger(__name__)
 
-#: Methods on the tuned source models: their reference row is the base model itself.
-BASE_MODEL_METHODS = ("logme", "leep", "nce", "taskemb")
 
 def rank_sources(target: str | os.PathLike | TaskData | Any, *,
                  hub: Hub | str | os.PathLike | None = None, method: str = "esm-logme",
@@ -68,11 +67,13 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *,
     data, embedding, selection, execution = split_options(options, {
         TargetOptions: data, EmbeddingOptions: embedding, SelectionOptions: selection,
         ExecutionOptions: execution})
+    info = get_method(method)  # a typo fails here, before any data, model or embedding
     started = time.perf_counter()
     hub = hub if isinstance(hub, Hub) else Hub(hub if hub is not None else default_hub_path())
     task = load_task(target, text_column=data.text_column, pair_column=data.pair_column,
                      label_column=data.label_column, task_type=data.task_type,
                      split=data.split, num_examples=data.num_examples, seed=data.seed)
+    info.check_target(task.task_type)  # before the (long) embedding
     warnings = check_target_size(task, method)  # refuses a class of one example, first
     for warning in warnings:
         logger.info("%s", warning)  # the CLI prints them with the table; str(Ranking) too
@@ -100,7 +101,7 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *,
     order = sorted(result.scores.items(), key=lambda kv: (-kv[1], kv[0]))
     sources = [_ranked(rank, by_id[esm_id], score, result.reference) for rank, (esm_id, score)
                in enumerate(order, start=1)]
-    reference = _reference(method, result.reference, sources)
+    reference = _reference(info, result.reference, sources)
     t0 = time.perf_counter()
     ranked = [(s.esm_id, s.task_name, s.score) for s in sources]
     stability = ranking_stability(ctx, method, ranked, mode=selection.stability,
@@ -157,12 +158,13 @@ def _encoder_and_entries(hub: Hub, entries: list[HubEntry], options: EmbeddingOp
     return encoder, entries, skipped
 
 
-def _reference(method: str, score: float | None, sources: list[RankedSource]
+def _reference(info: MethodInfo, score: float | None, sources: list[RankedSource]
                ) -> dict[str, Any] | None:
     """The reference row: its score, where it would rank, and what it is."""
     if score is None:
         return None
-    kind = "base model" if method.split(":")[0] in BASE_MODEL_METHODS else "identity map"
+    kind = (info.reference if info.reference is not Reference.NONE
+            else Reference.IDENTITY_MAP).value
     return {"name": REFERENCE_NAME, "score": score, "kind": kind,
             "rank": 1 + sum(s.score > score for s in sources), "of": len(sources) + 1}
 
@@ -195,7 +197,7 @@ def _advice(method: str, ctx: RankContext, sources: list[RankedSource],
         return sources, None, status
     textemb = None
     if "textemb" in model.features:
-        from .baselines import textemb as textemb_method
+        from .methods.baselines import textemb as textemb_method
 
         textemb = textemb_method(ctx).scores
     inputs = inputs_for(sources, reference["score"], {e.id: e for e in ctx.entries},
@@ -209,7 +211,7 @@ def _expected_embeddings(entries: list[HubEntry]) -> dict[str, dict[str, Any]]:
     hfselect: dict[str, dict[str, Any]] = {}  # one look-up per base model, not per ESM
     out = {}
     for entry in entries:
-        if entry.config.get("stepstone", {}).get("embedding"):
+        if entry.block.embedding:
             out[entry.id] = expected_embedding(entry.base_model, entry.config)
         else:
             if entry.base_model not in hfselect:
@@ -240,22 +242,14 @@ def _compatible(entries: list[HubEntry], expected: dict[str, dict[str, Any]], en
     """Keep ESMs made for this encoder's embedding: same base model, pooling and max length,
     and for a target of text pairs the same way of joining them (an ESM maps one embedding
     space; another one gives meaningless scores)."""
-    spec = encoder.spec
+    used = encoder.spec.to_dict()
     keep, skipped = [], []
     for entry in entries:
-        want = expected[entry.id]
-        if canonical_model_name(entry.base_model) != spec.model_name:
-            skipped.append(Skipped(entry.id, f"made for base model {entry.base_model!r}, the "
-                                             f"target is embedded with {spec.model_name!r}"))
-        elif want.get("pooling") != spec.pooling.value or \
-                want.get("max_length") != spec.max_length:
-            skipped.append(Skipped(entry.id, f"made for {want.get('pooling')} pooling, "
-                                             f"max length {want.get('max_length')}; the target "
-                                             f"uses {spec.pooling.value}, {spec.max_length}"))
-        elif pairs and want.get("pair_mode", "tokenizer") != spec.pair_mode.value:
-            skipped.append(Skipped(entry.id, f"made for text pairs joined as "
-                                             f"{want.get('pair_mode', 'tokenizer')!r}; the target "
-                                             f"uses {spec.pair_mode.value!r}"))
+        # the catalog's base model, not the spec's: an hfselect ESM records only the former
+        made_for = {**expected[entry.id], "model_name": entry.base_model}
+        mismatch = embedding_mismatch(made_for, used, pairs=pairs)
+        if mismatch:
+            skipped.append(Skipped(entry.id, f"made for {mismatch}"))
         else:
             keep.append(entry)
     return keep, skipped
@@ -267,7 +261,7 @@ def _split_target(entries: list[HubEntry], task: TaskData, include: bool
     location = task.origin.location
     same = []
     for entry in entries:
-        source = entry.config.get("stepstone", {}).get("source", {}).get("location")
+        source = entry.block.source.location
         if entry.task_name == task.name or (
                 source and location != "<memory>" and _same_path(source, location)):
             same.append(entry)

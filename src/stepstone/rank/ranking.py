@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import write_json
+from ..errors import FormatError
 from .stability import Stability
 
 
@@ -38,6 +39,9 @@ REFERENCE_NAME = "(no intermediate step)"
 #: Per-source fields of ``Ranking.stability`` added to the pandas/CSV rows when present.
 STABILITY_COLUMNS = ("share_first", "rank_low", "rank_high", "tied_with_first", "score_low",
                      "score_high")
+#: version of :meth:`Ranking.to_dict`'s layout: a reader refuses a newer one instead of
+#: misreading it (1: the layout of stepstone 0.1, which wrote no version)
+FORMAT_VERSION = 1
 #: Fields of RankedSource left out of tables and CSV files when no source has them.
 OPTIONAL_FIELDS = ("margin", "expected_gain", "gain_low", "gain_high", "p_better")
 
@@ -122,7 +126,7 @@ class Ranking:
     # --- conversion ---------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = {"format_version": FORMAT_VERSION, **asdict(self)}
         for row in out["sources"] + out["selected"]:
             row["score"] = None if not math.isfinite(row["score"]) else row["score"]
         out["stability"] = self.stability.to_dict() if self.stability else None
@@ -130,6 +134,7 @@ class Ranking:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Ranking:
+        _check_format(data.get("format_version", 1))
         return cls(target=data["target"], method=data["method"],
                    sources=[RankedSource(**{**s, "score": _score(s["score"])})
                             for s in data["sources"]],
@@ -206,7 +211,7 @@ class Ranking:
     def table(self, k: int | None = None) -> str:
         """A fixed-width text table of the top ``k`` (all when None), with the reference row
         and, with an advice model, the predicted gain columns."""
-        from .table import ranking_table
+        from .render.table import ranking_table
 
         return ranking_table(self, k)
 
@@ -214,7 +219,7 @@ class Ranking:
         """The recommendation ("Fine-tune on X first", "verify the first k ... with `stepstone
         transfer ...`" or "fine-tune on your data directly"), then the benchmark evidence it
         rests on and why gain columns are missing (empty without a recommendation)."""
-        from .table import recommendation_line
+        from .render.table import recommendation_line
 
         return recommendation_line(self)
 
@@ -234,8 +239,8 @@ class Ranking:
 
     def plot(self, k: int = 20, ax: Any = None) -> Any:
         """Horizontal bars of the top ``k`` sources against "no intermediate step" (matplotlib
-        Axes; a new figure when ``ax`` is None). See :mod:`stepstone.rank.plot`."""
-        from .plot import plot_ranking
+        Axes; a new figure when ``ax`` is None). See :mod:`stepstone.rank.render.plot`."""
+        from .render.plot import plot_ranking
 
         return plot_ranking(self, k=k, ax=ax)
 
@@ -243,7 +248,7 @@ class Ranking:
         """The self-contained HTML report (plot of the top ``k``, full sortable table, left-out
         ESMs, provenance, timings); also written to ``path`` when given."""
         from .._io import write_text
-        from .html_report import ranking_html
+        from .render.html_report import ranking_html
 
         document = ranking_html(self, k=k)
         if path is not None:
@@ -251,7 +256,7 @@ class Ranking:
         return document
 
     def _repr_html_(self) -> str:
-        from .html_report import notebook_html
+        from .render.html_report import notebook_html
 
         return notebook_html(self)
 
@@ -274,6 +279,12 @@ def _recommended(rec: dict[str, Any]) -> set[str]:
     if rec.get("action") == "verify":
         return set(rec.get("candidates") or [])
     return {rec["source"]} if rec.get("source") else {REFERENCE_NAME}
+
+
+def _check_format(version: Any) -> None:
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise FormatError(f"this ranking was written in format version {version!r}; this "
+                          f"stepstone reads versions up to {FORMAT_VERSION} (upgrade it)")
 
 
 def _score(value: float | None) -> float:

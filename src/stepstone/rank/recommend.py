@@ -114,7 +114,7 @@ def _cited(found: MethodEvidence, evidence: Evidence, path: str, method: str
             for g in shown if chance.at(g.k) is not None))
     level = f"{evidence.level:.0%}"
     verdict = ("" if g1 is None or g1.shows_gain else
-               f"; the first pick's interval includes zero: no gain shown")
+               "; the first pick's interval includes zero: no gain shown")
     text = (f"Evidence ({evidence.describe_grid()}; mean over targets [{level} interval]): "
             + "; ".join(parts) + verdict + ".")
     return {"text": text, "path": path, "grid": evidence.grid, "level": evidence.level,

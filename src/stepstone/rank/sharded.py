@@ -1,8 +1,12 @@
-"""Score a hub in shards on an engine's workers and merge them into one result.
+"""Score a hub in shards on an engine's workers and merge them into one result, equal to the
+local one by construction: each method's record (:mod:`stepstone.rank.registry`) says how.
 
-Every method scores each source on its own, so scoring contiguous shards of the entries and
-merging gives exactly the local result. Fusions are the exception (ranks and z-scores need the
-whole hub): their components are run sharded and fused here.
+- per-source methods: every shard scores its sources; the scores are merged;
+- pool-normalised methods (ETran, NCTI): every shard returns its sources' terms; the driver
+  gathers them all and normalises over the whole pool, as a local run does;
+- composed methods (fusions, transfer-graph): their components run through this module (so
+  each is sharded by its own record) and are combined on the driver;
+- methods that need the pool at once with no per-source parts (taskemb): run on the driver.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from ..engines import Executor, Job, LocalExecutor
 from ..hub.catalog import HubEntry
 from ..hub.hub import Hub
 from ..hub.packed import BLOCK_SIZE, ensure_pack
-from .methods import MethodScores, RankContext, get_method
+from .context import MethodScores, RankContext, gather
+from .registry import Execution, get_method
 
 
 @dataclass(frozen=True)
@@ -37,45 +42,40 @@ class Shard:
     seed: int
 
 
-def score_shard(method: str, shard: Shard) -> MethodScores:
-    """Run ``method`` on one shard (in a worker process)."""
+def score_shard(method: str, shard: Shard) -> Any:
+    """``method``'s per-source scores or parts of one shard (in a worker process)."""
     os.environ.setdefault("STEPSTONE_WORKERS", "1")  # one core per job: no oversubscription
     encoder = Encoder(**shard.encoder, show_progress=False)
     ctx = RankContext(task=shard.task, hub=Hub(shard.hub_root), entries=list(shard.entries),
                       encoder=encoder, show_progress=False, seed=shard.seed,
                       models_dir=Path(shard.models_dir) if shard.models_dir else None)
     ctx.__dict__["features"] = shard.features  # cached_property: no embedding in the worker
-    return get_method(method)(ctx)
+    return get_method(method).func(ctx)
 
 
 def run_method(method: str, ctx: RankContext, *, executor: Executor | None = None,
                shards: int | None = None) -> MethodScores:
     """``method`` over ``ctx.entries``: in this process, or sharded on ``executor``."""
-    if executor is None or isinstance(executor, LocalExecutor):
-        return get_method(method)(ctx)
-    fused = get_method(method)
-    if getattr(fused, "whole_hub", False):  # needs every source at once (transfer-graph)
-        return fused(ctx)
-    components = getattr(fused, "components", None)
-    if components:
-        from .fusion import fuse
-
-        results = {name: run_method(name, ctx, executor=executor, shards=shards)
-                   for name in components}
-        return fuse(results, fused.combine)
-    if ctx.entries:  # workers must find a fresh pack, not race to build one
-        ensure_pack(ctx.hub, ctx.features.shape[1], show_progress=ctx.show_progress)
+    info = get_method(method)
+    if executor is None or isinstance(executor, LocalExecutor) or \
+            info.execution is Execution.WHOLE:
+        return info.run(ctx)
+    if info.execution is Execution.COMPOSED:
+        return info.compose(ctx, lambda name, sub: run_method(name, sub, executor=executor,
+                                                              shards=shards))
+    if not ctx.entries:
+        return info.run(ctx)
+    # workers must find a fresh pack, not race to build one
+    ensure_pack(ctx.hub, ctx.features.shape[1], show_progress=ctx.show_progress)
     jobs = [Job(key=f"shard-{i}", fn=score_shard, args=(method, shard))
             for i, shard in enumerate(_shards(ctx, shards))]
-    merged = MethodScores()
+    parts = []
     for outcome in executor.run(jobs):
         if outcome.error is not None:
             raise outcome.error
-        merged.scores.update(outcome.result.scores)
-        merged.skipped.update(outcome.result.skipped)
-        if outcome.result.reference is not None:  # the same value from every shard
-            merged.reference = outcome.result.reference
-    return merged
+        parts.append(outcome.result)
+    merged = gather(parts, [e.id for e in ctx.entries])
+    return info.combine(merged) if info.combine is not None else merged
 
 
 def _shards(ctx: RankContext, count: int | None) -> list[Shard]:

@@ -14,25 +14,23 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.task import TaskData
+from .._options import some_of
 from ..errors import LabelError
 
 #: fewer examples than this in total get a warning (a fifth of the benchmark's 500)
 MIN_EXAMPLES = 100
 #: fewer examples than this in some class get a warning
 MIN_PER_CLASS = 10
-#: methods that never look at the labels (small classes do not matter to them)
-LABEL_FREE = frozenset({"textemb", "vocab-overlap", "size", "random"})
 BENCHMARK_SIZES = ("the benchmark's results hold for targets of 500 training examples "
                    "(2-6 classes, most with 50 or more examples each; the paper used 1,000)")
 
 
 def uses_labels(method: str) -> bool:
-    """Whether ``method`` (a fusion: any of its components) scores with the target's labels."""
-    key = method.strip().lower()
-    prefix, colon, argument = key.partition(":")
-    if colon and prefix.startswith("fusion"):
-        return any(uses_labels(name) for name in argument.split(",") if name.strip())
-    return key not in LABEL_FREE
+    """Whether ``method`` (a fusion: any of its components) scores with the target's labels
+    (its registered record says so)."""
+    from .registry import get_method
+
+    return get_method(method).uses_labels
 
 
 def class_counts(task: TaskData) -> dict[str, int]:
@@ -51,7 +49,7 @@ def check_target_size(task: TaskData, method: str) -> list[str]:
         single = [name for name, n in counts.items() if n < 2]
         if single:
             which = (f"class {single[0]!r} has only one example" if len(single) == 1 else
-                     f"classes {', '.join(map(repr, single))} have only one example each")
+                     f"classes {some_of([repr(n) for n in single])} have only one example each")
             raise LabelError(
                 f"{task.origin.location}: {which} in the target (task {task.name!r}); "
                 f"{method} needs at least two per class to compare "
@@ -62,8 +60,8 @@ def check_target_size(task: TaskData, method: str) -> list[str]:
                         f"mostly chance ({BENCHMARK_SIZES}).")
     small = {name: n for name, n in counts.items() if n < MIN_PER_CLASS}
     if small:
-        listed = ", ".join(f"{name!r} ({n})" for name, n in sorted(small.items(),
-                                                                   key=lambda kv: kv[1]))
+        listed = some_of([f"{name!r} ({n})" for name, n in sorted(small.items(),
+                                                                  key=lambda kv: kv[1])])
         warnings.append(f"{len(small)} class{'es' if len(small) > 1 else ''} of the target "
                         f"{'have' if len(small) > 1 else 'has'} fewer than {MIN_PER_CLASS} "
                         f"examples: {listed}; scores of such classes are unreliable "

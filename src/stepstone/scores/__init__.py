@@ -5,9 +5,8 @@ cold `stepstone rank` with the default method never needs (tests/scores/test_imp
 """
 
 from .divergence import GaussianFit, fit_gaussian, frechet_distance
-from .engine import ESMLogMEScorer, ScoreBackend
-from .esm_logme import TargetStats, esm_logme
-from .esm_logme_fast import esm_logme_fast
+from .esm_logme import (ESMLogMEScorer, ScoreBackend, TargetStats, esm_logme,
+                        esm_logme_fast)
 from .etran import etran, etran_terms
 from .gbc import gbc
 from .hscore import hscore, ledoit_wolf_shrinkage, shrinkage_hscore

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._options import did_you_mean
 from ..errors import InvalidOptionError
 from ._inputs import classification_only
 from .etran import WEIGHTS as ETRAN_WEIGHTS
@@ -51,7 +52,8 @@ class ScoreInfo:
     #: normalised values (scores/pool.py); ``func`` is then the unnormalised single-model form
     terms: Callable[..., dict[str, float]] | None = None
     pool_weights: dict[str, float] = field(default_factory=dict)
-    #: its ``esm-`` method is not the generic map-then-score one (PED needs reference stats)
+    #: its ``esm-`` method is not the generic map-then-score one (LogME has a faster route
+    #: through the Gram matrix, PED needs reference statistics)
     custom_esm: bool = False
 
     @property
@@ -71,7 +73,7 @@ class ScoreInfo:
 
 SCORES: dict[str, ScoreInfo] = {info.name: info for info in [
     ScoreInfo("logme", logme, "features", True, "log maximum evidence of a Bayesian linear "
-              "model"),
+              "model", custom_esm=True),
     ScoreInfo("hscore", hscore, "features", False, "tr(Σ_f⁺Σ_g); saturates at C−1 for N ≤ D",
               affine_invariant=True),
     ScoreInfo("shrinkage-hscore", shrinkage_hscore, "features", False,
@@ -107,7 +109,8 @@ SCORES: dict[str, ScoreInfo] = {info.name: info for info in [
 def get_score(name: str) -> ScoreInfo:
     key = name.strip().lower()
     if key not in SCORES:
-        raise InvalidOptionError(f"unknown score {name!r}; choose one of {', '.join(SCORES)}")
+        raise InvalidOptionError(f"unknown score {name!r}; choose one of {', '.join(SCORES)}."
+                                 + did_you_mean(key, list(SCORES)))
     return SCORES[key]
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .stability import TABLE_HEAD, table_cells
+from ..stability import TABLE_HEAD, table_cells
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .ranking import RankedSource, Ranking
+    from ..ranking import RankedSource, Ranking
 
 
 def _signed(value: float | None, digits: int = 1) -> str:
@@ -25,7 +25,7 @@ def ranking_table(ranking: Ranking, k: int | None = None) -> str:
     P(better than no intermediate step)], [stability: share first, rank interval, tied with
     rank 1], type, examples, ESM fit; the reference row sits where
     it ranks (after a "..." line when that is below the rows shown)."""
-    from .ranking import REFERENCE_NAME
+    from ..ranking import REFERENCE_NAME
 
     rows = ranking.sources if k is None else ranking.sources[:k]
     present = set(ranking.present_fields())
@@ -61,7 +61,7 @@ def ranking_table(ranking: Ranking, k: int | None = None) -> str:
 
 def _insert_reference(lines: list[str], reference: dict[str, Any], rows: list[RankedSource],
                       width: int, *, margin: bool) -> None:
-    from .ranking import REFERENCE_NAME
+    from ..ranking import REFERENCE_NAME
 
     rank = int(reference["rank"])
     line = f"{f'({rank})':>4}  {REFERENCE_NAME:<{width}}  {reference['score']:>10.5f}"
@@ -77,6 +77,6 @@ def _insert_reference(lines: list[str], reference: dict[str, Any], rows: list[Ra
 
 def recommendation_line(ranking: Ranking) -> str:
     """The recommendation under the table, with what it rests on (empty without one)."""
-    from .recommend import recommendation_text
+    from ..recommend import recommendation_text
 
     return recommendation_text(ranking.recommendation)

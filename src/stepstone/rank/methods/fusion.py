@@ -8,15 +8,18 @@ fused only when every method scored it; otherwise it is left out, with each meth
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
-from ..errors import InvalidOptionError
-from ..scores.selection import reciprocal_rank_fusion, zscore_fusion
-from .methods import MethodScores, RankContext, get_method, register_prefix
+from ...errors import InvalidOptionError
+from ...scores.selection import reciprocal_rank_fusion, zscore_fusion
+from ..context import MethodScores, RankContext
+from ..registry import (MethodFamily, MethodInfo, PoolUse, Reference, Runner, get_method,
+                       register_prefix)
 
 
-def parse_components(argument: str, prefix: str) -> list[str]:
+def parse_components(argument: str, prefix: str) -> list[MethodInfo]:
     names = [n.strip() for n in argument.split(",") if n.strip()]
     if len(names) < 2 or len(set(names)) != len(names):
         raise InvalidOptionError(f"{prefix}: needs two or more different methods, e.g. "
@@ -24,9 +27,7 @@ def parse_components(argument: str, prefix: str) -> list[str]:
     nested = [n for n in names if ":" in n]
     if nested:
         raise InvalidOptionError(f"{prefix}: methods cannot be nested ({', '.join(nested)})")
-    for name in names:
-        get_method(name)  # unknown names fail now, before anything runs
-    return names
+    return [get_method(name) for name in names]  # unknown names fail now, before anything runs
 
 
 def fuse(results: dict[str, MethodScores], combine: Callable[[np.ndarray], np.ndarray]
@@ -52,31 +53,32 @@ def fuse(results: dict[str, MethodScores], combine: Callable[[np.ndarray], np.nd
     return out
 
 
+def fused(ctx: RankContext, run: Runner, *, names: tuple[str, ...],
+          combine: Callable[[np.ndarray], np.ndarray]) -> MethodScores:
+    """Each component over the whole pool (sharded by its own record), then fused: ranks and
+    z-scores need every source at once."""
+    return fuse({name: run(name, ctx) for name in names}, combine)
+
+
 def fusion_method(argument: str, *, prefix: str,
-                  combine: Callable[[np.ndarray], np.ndarray]
-                  ) -> Callable[[RankContext], MethodScores]:
-    names = parse_components(argument, prefix)
-
-    def method(ctx: RankContext) -> MethodScores:
-        return fuse({name: get_method(name)(ctx) for name in names}, combine)
-
-    method.__doc__ = f"{prefix} of {', '.join(names)}"
-    # a sharded run (engine "ray") scores each component over the whole hub, then fuses: ranks
-    # and z-scores need every source at once
-    method.components, method.combine = names, combine  # type: ignore[attr-defined]
-    return method
-
-
-@register_prefix("fusion")
-def rrf_fusion(argument: str) -> Callable[[RankContext], MethodScores]:
-    return fusion_method(argument, prefix="fusion", combine=reciprocal_rank_fusion)
+                  combine: Callable[[np.ndarray], np.ndarray]) -> MethodInfo:
+    parts = parse_components(argument, prefix)
+    names = tuple(p.name for p in parts)
+    kinds = {p.reference for p in parts}
+    return MethodInfo(
+        f"{prefix}:{','.join(names)}", f"{prefix} of {', '.join(names)}",
+        needs=frozenset().union(*(p.needs for p in parts)), pool=PoolUse.FUSED,
+        targets=frozenset.intersection(*(p.targets for p in parts)),
+        # "no intermediate step" is fused too when every component has it
+        reference=kinds.pop() if len(kinds) == 1 else Reference.IDENTITY_MAP,
+        uses_labels=any(p.uses_labels for p in parts),
+        compose=partial(fused, names=names, combine=combine), components=names)
 
 
-@register_prefix("fusion-rrf")
-def rrf_fusion_explicit(argument: str) -> Callable[[RankContext], MethodScores]:
-    return fusion_method(argument, prefix="fusion-rrf", combine=reciprocal_rank_fusion)
-
-
-@register_prefix("fusion-z")
-def z_fusion(argument: str) -> Callable[[RankContext], MethodScores]:
-    return fusion_method(argument, prefix="fusion-z", combine=zscore_fusion)
+for _prefix, _combine, _what in [
+        ("fusion", reciprocal_rank_fusion, "reciprocal rank fusion"),
+        ("fusion-rrf", reciprocal_rank_fusion, "reciprocal rank fusion (explicit name)"),
+        ("fusion-z", zscore_fusion, "mean of per-method z-scores")]:
+    register_prefix(MethodFamily(_prefix, f"{_what} of two or more methods",
+                                 f"{_prefix}:esm-logme,textemb",
+                                 partial(fusion_method, prefix=_prefix, combine=_combine)))

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .._html import definitions, esc, page, png_img, table
+from ..._html import definitions, esc, page, png_img, table
 from .plot import REFERENCE_LABEL, plot_png, reference_score
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .ranking import Ranking
+    from ..ranking import Ranking
 
 #: optional per-source columns (attribute, header), shown when any source has a value
 ADVICE_COLUMNS = [("margin", "margin over no transfer"), ("expected_gain", "expected gain (pts)"),
@@ -80,7 +80,7 @@ def _headline(ranking: Ranking) -> str:
 
 def _advice(ranking: Ranking) -> str:
     """The recommendation and what it rests on (evidence, why gain columns are missing)."""
-    from .recommend import recommendation_text
+    from ..recommend import recommendation_text
 
     recommendation = getattr(ranking, "recommendation", None)
     if not isinstance(recommendation, dict) or not recommendation.get("text"):

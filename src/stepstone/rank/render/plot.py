@@ -23,7 +23,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .ranking import Ranking
+    from ..ranking import Ranking
 
 GAIN_LABEL = "expected gain over fine-tuning directly (points)"
 REFERENCE_LABEL = "(no intermediate step)"

@@ -1,7 +1,7 @@
 """The work of one source: fine-tune on it, embed with base and tuned model, fit the ESM.
 
 Everything here runs where the build's jobs run (this process, or a Ray worker) and writes
-nothing to the hub: it returns the ESM and its statistics for the driver (hub/build.py) to
+nothing to the hub: it returns the ESM and its statistics for the driver (build/pipeline.py) to
 store. The only files it writes are the kept tuned model (``models_dir``), atomically.
 """
 
@@ -30,7 +30,7 @@ from ..esm.fit import FitMethod, SGDConfig, fit_linear, fit_linear_sgd, fit_qual
 from ..esm.model import ESM
 from ..finetune.model import TunedModel
 from ..finetune.train import FineTuneConfig, fine_tune
-from .hub import slugify
+from ..hub.hub import slugify
 
 logger = logging.getLogger(__name__)
 
@@ -208,10 +208,10 @@ def source_stats(base_embeddings: np.ndarray, token_ids: Sequence[Sequence[int]]
                  vocab_size: int) -> dict[str, np.ndarray]:
     """What label-free baselines need later without the source texts: the mean base embedding
     (TextEmb), the set of token ids as a packed bitmap (vocabulary overlap) and a low-rank
-    Gaussian fit of the base embeddings (domain-divergence, esm-ped; hub/domain.py adds it to
-    hubs built before)."""
+    Gaussian fit of the base embeddings (domain-divergence, esm-ped; build/domain_stats.py adds
+    it to hubs built before)."""
     from ..scores.divergence import fit_gaussian
-    from .domain import DEFAULT_RANK
+    from .domain_stats import DEFAULT_RANK
 
     present = np.zeros(vocab_size, dtype=bool)
     for ids in token_ids:

@@ -2,13 +2,13 @@
 
 Backends (all equal to the naive evidence to round-off):
 
-- ``lapack``: CPU, one tridiagonal reduction per ESM (``esm_logme_fast``) on worker threads
+- ``lapack``: CPU, one tridiagonal reduction per ESM (``fast``) on worker threads
   (every BLAS/LAPACK call there releases the GIL; BLAS is kept to one thread per worker so they
   do not fight). The workers also run each block's O(D) fixed point, as one task once the
   block's reductions are in, while the others reduce the next block; the calling thread only
   reads blocks ahead. A block's scores do not depend on the number of workers: it is always
   reduced in the same parts and its fixed point always runs over the whole block.
-- ``torch``: batched float64 eigen-solves with torch, for CUDA (``esm_logme_torch``).
+- ``torch``: batched float64 eigen-solves with torch, for CUDA (``torch_route``).
 - ``reference``: numpy batched ``eigh`` (``esm_logme``), the simple path the others are checked
   against.
 
@@ -27,11 +27,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .._options import Option
-from ..errors import InvalidOptionError
+from ..._options import Option
+from ...errors import InvalidOptionError
 from ._blas import single_threaded_blas
-from .esm_logme import TargetStats, esm_logme
-from .esm_logme_fast import Tridiagonal, tridiagonal_esm_logme, tridiagonalize
+from .fast import Tridiagonal, tridiagonal_esm_logme, tridiagonalize
+from .reference import TargetStats, esm_logme
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class ESMLogMEScorer:
         self.workers = workers if workers is not None else default_workers()
         self._torch = None
         if self.backend is ScoreBackend.TORCH:
-            from .esm_logme_torch import TorchESMLogME
+            from .torch_route import TorchESMLogME
 
             self._torch = TorchESMLogME(stats, device=self.device)
         logger.debug("ESM-LogME backend %s (%d workers)", self.backend.value, self.workers)

@@ -5,9 +5,9 @@ mapped features are Φ = F_aug A. LogME needs only ΦᵀΦ = Aᵀ G A and ΦᵀY
 G = F_augᵀF_aug and Z = F_augᵀY are computed once per target. Each ESM then costs O(D³)
 whatever N is, and a block of ESMs is one batched product and one batched eigen-solve.
 
-This is the reference path (full eigendecompositions). Ranking uses ``engine.ESMLogMEScorer``:
-a tridiagonal reduction per ESM on CPU threads (``esm_logme_fast``), or batched torch on a GPU
-(``esm_logme_torch``), both equal to this to round-off.
+This is the reference path (full eigendecompositions). Ranking uses ``scorer.ESMLogMEScorer``:
+a tridiagonal reduction per ESM on CPU threads (``fast``), or batched torch on a GPU
+(``torch_route``), both equal to this to round-off.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ScoreError
+from ...errors import ScoreError
 from ._blas import single_threaded_blas
-from .logme import _above_rank_tolerance, evidence, label_matrix
+from ..logme import _above_rank_tolerance, evidence, label_matrix
 
 
 @dataclass(frozen=True)

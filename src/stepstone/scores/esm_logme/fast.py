@@ -20,8 +20,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..errors import ScoreError
-from .esm_logme import TargetStats, esm_logme
+from ...errors import ScoreError
+from .reference import TargetStats, esm_logme
 from ._lapack import Routines, ScipyRoutines, routines
 from .tridiagonal import tridiagonal_evidence
 

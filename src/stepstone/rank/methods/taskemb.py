@@ -18,17 +18,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .._env import cache_dir
-from .._io import write_safetensors
-from .._progress import progress
-from ..data.loaders import load_task
-from ..data.task import TaskData
-from ..errors import DataError, ModelLoadError
-from ..finetune.fisher import fisher_task_embedding, fit_head
-from ..finetune.model import SequenceModel, TunedModel, standardisation
-from ..hub.catalog import HubEntry
-from ..scores.selection import taskemb_scores
-from .methods import MethodScores, RankContext, register
+from ..._env import cache_dir
+from ..._io import write_safetensors
+from ..._progress import progress
+from ...data.loaders import load_task
+from ...data.task import TaskData
+from ...errors import DataError, ModelLoadError
+from ...finetune.fisher import fisher_task_embedding, fit_head
+from ...finetune.model import SequenceModel, TunedModel, standardisation
+from ...hub.catalog import HubEntry
+from ...scores.selection import taskemb_scores
+from ..context import MethodScores, RankContext
+from ..registry import MethodInfo, Need, PoolUse, register
 from .tuned import model_identity, models_root
 
 logger = logging.getLogger(__name__)
@@ -40,16 +41,14 @@ SOURCE_SEED = 42
 
 def source_sample(entry: HubEntry, *, num_examples: int = TASKEMB_EXAMPLES) -> TaskData:
     """A seeded sample of the source's data, read as the build read it."""
-    source = entry.config.get("stepstone", {}).get("source", {})
-    location = source.get("location")
-    if not location:
+    source = entry.block.source
+    if not source.location:
         raise DataError(f"the ESM config of {entry.id} does not record where its data is")
-    columns = {k: source.get(k) for k in ("text_column", "pair_column", "label_column",
-                                          "split", "subset")}
-    places = [location] + ([Path(location).name] if source.get("kind") == "pool" else [])
+    places = [source.location] + ([Path(source.location).name] if source.kind == "pool" else [])
     for place in places:
         try:
-            return load_task(place, num_examples=num_examples, seed=SOURCE_SEED, **columns)
+            return load_task(place, num_examples=num_examples, seed=SOURCE_SEED,
+                             **source.columns())
         except DataError as err:
             error = err
     raise DataError(f"source data of {entry.id} not found ({error}); TaskEmb needs it")
@@ -98,7 +97,6 @@ def target_task_embedding(ctx: RankContext) -> dict[str, np.ndarray]:
                                  regression=ctx.task.is_regression, device=encoder.device)
 
 
-@register("taskemb")
 def taskemb(ctx: RankContext) -> MethodScores:
     """Reciprocal rank fusion of per-component cosines between Fisher task embeddings."""
     out = MethodScores()
@@ -119,3 +117,11 @@ def taskemb(ctx: RankContext) -> MethodScores:
     for esm_id, score in zip(ids, taskemb_scores(target, embeddings)):
         out.add(esm_id, score)
     return out
+
+
+# the per-source parts would be the Fisher cosines to the target's embedding, which costs a
+# forward and backward pass of the base model per shard: run whole, on the driver
+register(MethodInfo("taskemb", "rank fusion of cosines between Fisher task embeddings",
+                    taskemb, needs=frozenset({Need.TUNED_MODELS, Need.SOURCE_DATA,
+                                              Need.BASE_MODEL}),
+                    pool=PoolUse.FUSED, whole=True))

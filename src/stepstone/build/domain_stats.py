@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from .._io import write_safetensors
 from .._progress import progress
 from ..data.loaders import load_task
@@ -21,8 +19,8 @@ from ..data.task import TaskData
 from ..encode.encoder import Encoder
 from ..errors import StepstoneError
 from ..scores.divergence import fit_gaussian
-from .catalog import HubEntry
-from .hub import STATS_FILE, Hub
+from ..hub.catalog import HubEntry
+from ..hub.hub import STATS_FILE, Hub
 from .source_esm import BuildConfig, base_encoder, split_source
 
 logger = logging.getLogger(__name__)
@@ -47,17 +45,15 @@ class DomainStatsReport:
 
 def build_sample(entry: HubEntry, *, max_examples: int | None, seed: int) -> TaskData:
     """The source's ESM training sample as ``build`` drew it, sub-sampled to ``max_examples``."""
-    block = entry.config.get("stepstone", {})
-    origin = block.get("source") or {}
-    if not origin.get("location") or origin.get("kind") == "memory":
+    block = entry.block
+    origin = block.source
+    if not origin.readable:
         raise StepstoneError(f"{entry.id}: the ESM config records no readable source location")
-    full = load_task(origin["location"], split=origin.get("split"), subset=origin.get("subset"),
-                     text_column=origin.get("text_column"),
-                     pair_column=origin.get("pair_column"),
-                     label_column=origin.get("label_column"), name=entry.task_name)
-    held_out = block.get("fit", {}).get("num_pairs", BuildConfig.held_out)
-    build_seed = origin.get("seed", entry.config.get("seed", BuildConfig.seed))
-    train, _ = split_source(full, num_examples=origin.get("num_examples"), held_out=held_out,
+    full = load_task(origin.location, name=entry.task_name, **origin.columns())
+    held_out = block.fit.get("num_pairs", BuildConfig.held_out)
+    build_seed = origin.seed if origin.seed is not None else \
+        entry.config.get("seed", BuildConfig.seed)
+    train, _ = split_source(full, num_examples=origin.num_examples, held_out=held_out,
                             seed=build_seed)
     return train.sample(max_examples, seed=seed)
 
@@ -84,7 +80,7 @@ def add_domain_stats(hub: Hub, *, encoder: Encoder | None = None,
 
 def _base_encoder(entry: HubEntry) -> Encoder:
     """The base encoder the source's ESM was built with (one per setting and process)."""
-    spec = entry.config.get("stepstone", {}).get("embedding", {})
+    spec = entry.block.embedding
     return base_encoder(spec.get("model_name", entry.base_model), spec.get("pooling"),
                         spec.get("max_length", 128), None)
 

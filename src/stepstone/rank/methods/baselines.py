@@ -12,7 +12,9 @@ import hashlib
 
 import numpy as np
 
-from .methods import MethodScores, RankContext, register
+from ...esm.block import StepstoneBlock
+from ..context import MethodScores, RankContext
+from ..registry import MethodInfo, Need, register
 
 NO_STATS = ("no source statistics (source_stats.safetensors) in the hub; rebuild the ESM with "
             "`stepstone build --overwrite` to add them")
@@ -40,7 +42,6 @@ def token_set(token_ids: list[list[int]], *, vocab_size: int, ignore: list[int])
     return present
 
 
-@register("textemb")
 def textemb(ctx: RankContext) -> MethodScores:
     """Cosine between the mean base embedding of the target texts and of each source's texts
     (TextEmb of Vu et al. 2020 with the pooled sentence embedding, as in the ESM paper)."""
@@ -58,7 +59,6 @@ def textemb(ctx: RankContext) -> MethodScores:
     return out
 
 
-@register("vocab-overlap")
 def vocab_overlap(ctx: RankContext) -> MethodScores:
     """Jaccard index of the sets of token ids in the target and in each source sample (special
     tokens such as [CLS]/[SEP]/[PAD] left out: every text has them)."""
@@ -86,11 +86,9 @@ def vocab_overlap(ctx: RankContext) -> MethodScores:
 
 def source_size(config: dict) -> int | None:
     """Rows of the source dataset before sampling (else the ESM's training sample size)."""
-    block = config.get("stepstone", {}).get("source", {})
-    return block.get("total_examples") or config.get("num_examples")
+    return StepstoneBlock.of(config).source.total_examples or config.get("num_examples")
 
 
-@register("size")
 def size(ctx: RankContext) -> MethodScores:
     """Bigger sources first (the DataSize baseline of Vu et al. 2020)."""
     out = MethodScores()
@@ -109,10 +107,20 @@ def seeded_uniform(seed: int, key: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
-@register("random")
 def random_order(ctx: RankContext) -> MethodScores:
     """A random order, reproducible with ``--seed``: the floor any method must beat."""
     out = MethodScores()
     for entry in ctx.entries:
         out.add(entry.id, seeded_uniform(ctx.seed, entry.id))
     return out
+
+
+register(MethodInfo("textemb", "cosine of the mean base embeddings of target and source texts",
+                    textemb, needs=frozenset({Need.SOURCE_STATS}), uses_labels=False))
+register(MethodInfo("vocab-overlap", "Jaccard index of the target's and the source's token sets",
+                    vocab_overlap, needs=frozenset({Need.SOURCE_STATS, Need.BASE_MODEL}),
+                    uses_labels=False))
+register(MethodInfo("size", "bigger sources first (DataSize)", size,
+                    needs=frozenset({Need.CONFIG}), uses_labels=False))
+register(MethodInfo("random", "a seeded random order: the floor to beat", random_order,
+                    uses_labels=False))

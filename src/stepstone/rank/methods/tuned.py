@@ -23,18 +23,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .._progress import progress
-from ..encode.cache import default_cache
-from ..encode.encoder import Encoder
-from ..encode.models import EmbeddingSpec
-from ..errors import InvalidOptionError, ModelLoadError, ScoreError
-from ..finetune.model import HEAD_FILE, TUNED_META, TunedModel
-from ..hub.catalog import HubEntry
-from ..scores.leep import leep, nce
-from ..scores.logme import logme
-from ..scores._special import softmax_rows
-from ..scores.registry import get_score
-from .methods import MethodScores, RankContext, register
+from ..._progress import progress
+from ...encode.cache import default_cache
+from ...encode.encoder import Encoder
+from ...encode.models import EmbeddingSpec
+from ...errors import InvalidOptionError, ModelLoadError, ScoreError
+from ...finetune.model import HEAD_FILE, TUNED_META, TunedModel
+from ...hub.catalog import HubEntry
+from ...scores.leep import leep, nce
+from ...scores.logme import logme
+from ...scores._special import softmax_rows
+from ...scores.registry import get_score
+from ..context import MethodScores, RankContext
+from ..registry import CLASSIFICATION, MethodInfo, Need, Reference, register
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,6 @@ def each_tuned(ctx: RankContext, method: str, out: MethodScores
             out.skipped[entry.id] = str(err)
 
 
-@register("logme")
 def tuned_logme(ctx: RankContext) -> MethodScores:
     """LogME on each fine-tuned source model's own embeddings of the target."""
     out = MethodScores()
@@ -157,5 +157,12 @@ def head_method(name: str, score: Callable[..., float]) -> Callable[[RankContext
     return method
 
 
-register("leep")(head_method("leep", leep))
-register("nce")(head_method("nce", nce))
+register(MethodInfo("logme", "LogME on each fine-tuned source model's own embeddings of the "
+                    "target", tuned_logme, needs=frozenset({Need.TUNED_MODELS}),
+                    reference=Reference.BASE_MODEL))
+register(MethodInfo("leep", "LEEP of each source model's classifier head on the target",
+                    head_method("leep", leep), needs=frozenset({Need.TUNED_MODELS}),
+                    targets=CLASSIFICATION))
+register(MethodInfo("nce", "NCE of each source model's classifier head on the target",
+                    head_method("nce", nce), needs=frozenset({Need.TUNED_MODELS}),
+                    targets=CLASSIFICATION))

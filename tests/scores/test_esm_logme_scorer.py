@@ -9,8 +9,8 @@ from stepstone.esm import ESM, ESMConfig, save_esm
 from stepstone.hub import Hub
 from stepstone.hub.packed import BLOCK_SIZE, iter_hub_blocks
 from stepstone.scores import TargetStats
-from stepstone.scores import engine as engine_module
-from stepstone.scores.engine import ESMLogMEScorer
+from stepstone.scores.esm_logme import scorer as engine_module
+from stepstone.scores.esm_logme.scorer import ESMLogMEScorer
 
 D = 12
 COUNT = 300  # more than one pack block, the last one partial

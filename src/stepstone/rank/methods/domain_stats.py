@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ScoreError
-from ..hub.hub import Hub
-from ..scores.divergence import GaussianFit, frechet_distance
-from ..scores.ped import ped
-from ..scores.registry import get_score
-from .methods import MethodScores, RankContext, register
+from ...errors import ScoreError
+from ...hub.hub import Hub
+from ...scores.divergence import GaussianFit, frechet_distance
+from ...scores.ped import ped
+from ...scores.registry import get_score
+from ..context import MethodScores, RankContext
+from ..registry import CLASSIFICATION, MethodInfo, Need, register
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,6 @@ def domain_fit(hub: Hub, esm_id: str) -> GaussianFit | None:
     return GaussianFit.from_tensors(stats) if "domain_basis" in stats else None
 
 
-@register("domain-divergence")
 def domain_divergence(ctx: RankContext) -> MethodScores:
     """−FD² between the target's and each source's base-embedding Gaussians (lower distance
     ranks first); after "Divergence-Based Domain Transferability"."""
@@ -86,7 +86,6 @@ def reference_set(hub: Hub) -> ReferenceSet | None:
     return ReferenceSet.from_fits(fits) if fits else None
 
 
-@register("esm-ped")
 def esm_ped(ctx: RankContext) -> MethodScores:
     """LogME after potential-energy descent, on the target mapped through each ESM; the
     standardisation uses the hub's sources mapped through the same ESM (the text stand-in for
@@ -109,3 +108,12 @@ def esm_ped(ctx: RankContext) -> MethodScores:
             except (ScoreError, np.linalg.LinAlgError) as err:
                 out.skipped[entry.id] = f"ped failed: {err}"
     return out
+
+
+register(MethodInfo("domain-divergence", "minus the Fréchet distance of target and source "
+                    "base-embedding Gaussians", domain_divergence,
+                    needs=frozenset({Need.DOMAIN_STATS}), uses_labels=False))
+# the reference statistics come from the whole hub (not the entries ranked): per source
+register(MethodInfo("esm-ped", "LogME after potential-energy descent (ESM-mapped target, "
+                    "standardised with the hub's domain statistics)", esm_ped,
+                    needs=frozenset({Need.ESMS, Need.DOMAIN_STATS}), targets=CLASSIFICATION))

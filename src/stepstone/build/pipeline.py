@@ -1,4 +1,4 @@
-"""Build a hub: one job per source (hub/source_esm.py), stored by this driver as jobs finish.
+"""Build a hub: one job per source (build/source_esm.py), stored by this driver as jobs finish.
 
 Resumable at two levels: a source whose ESM is already in the hub is skipped, and a kept tuned
 model (``models_dir``) is reused instead of fine-tuning again. Jobs run on an engine (in this
@@ -22,7 +22,7 @@ from ..data.loaders import task_name
 from ..data.task import TaskData
 from ..engines import Engine, Executor, Job, Outcome, get_executor
 from ..errors import StepstoneError
-from .hub import Hub, slugify
+from ..hub.hub import Hub, slugify
 from .source_esm import (MINILM_LEARNING_RATE, BuildConfig, SourceArtifacts, kept_source_model,
                          make_source_esm, source_stats, split_source, tuned_source_model)
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .logme import MAX_ITER, TOL, log_evidence, maximize_evidence
+from ..logme import MAX_ITER, TOL, log_evidence, maximize_evidence
 
 
 def tridiagonal_evidence(diag: np.ndarray, off: np.ndarray, proj: np.ndarray, y_sq: np.ndarray,

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .esm_logme import TargetStats, spectral_esm_logme
+from .reference import TargetStats, spectral_esm_logme
 
 
 class TorchESMLogME:

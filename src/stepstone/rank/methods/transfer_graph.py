@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
-from ..errors import AdviceError, InvalidOptionError
-from .methods import MethodScores, RankContext, get_method, register, register_prefix
+from ...errors import AdviceError, InvalidOptionError
+from ..context import MethodScores, RankContext
+from ..registry import (MethodFamily, MethodInfo, Need, PoolUse, Runner, get_method, register,
+                       register_prefix)
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ def minmax(values: np.ndarray) -> np.ndarray:
 
 def transfer_table(ctx: RankContext) -> dict[str, dict[str, float]]:
     """pivot target -> source task name -> measured gain (points), from the advice model."""
-    from .advice import ADVICE_FILE, AdviceModel
+    from ..advice import ADVICE_FILE, AdviceModel
 
     path = ctx.advice_path or ctx.hub.root / ADVICE_FILE
     if not path.is_file():
@@ -83,45 +85,49 @@ def graph_scores(table: dict[str, dict[str, float]], similarity: dict[str, float
     return {s: lam * prior.get(s, fallback) + (1 - lam) * scaled[s] for s in candidates}
 
 
-def transfer_graph_method(similarity: str) -> Callable[[RankContext], MethodScores]:
+def transfer_graph(ctx: RankContext, run: Runner, *, similarity: str) -> MethodScores:
+    """The similarity method over the entries and the pivots (sharded by its own record),
+    then the graph scores, scaled over the hub, on the driver."""
+    table = transfer_table(ctx)
+    own = {e.task_name for e in ctx.entries}
+    pivots = [e for e in ctx.hub.entries() if e.task_name in table
+              and e.task_name not in own and e.task_name != ctx.task.name]
+    scored_ctx = RankContext(task=ctx.task, hub=ctx.hub, entries=ctx.entries + pivots,
+                             encoder=ctx.encoder, show_progress=ctx.show_progress,
+                             models_dir=ctx.models_dir, seed=ctx.seed)
+    scored_ctx.__dict__["features"] = ctx.features  # embedded once
+    sims = run(similarity, scored_ctx)
+    out = MethodScores()
+    names = {e.id: e.task_name for e in scored_ctx.entries}
+    candidates = [e for e in ctx.entries if e.id in sims.scores]
+    for e in ctx.entries:
+        if e.id not in sims.scores:
+            out.skipped[e.id] = f"{similarity}: {sims.skipped.get(e.id, 'not scored')}"
+    if not candidates:
+        return out
+    similarity_by_name = {names[i]: v for i, v in sims.scores.items()}
+    scores = graph_scores(table, similarity_by_name, [e.task_name for e in candidates],
+                          ctx.task.name)
+    for e in candidates:
+        out.add(e.id, scores[e.task_name])
+    return out
+
+
+def transfer_graph_method(similarity: str) -> MethodInfo:
     if similarity.startswith("transfer-graph") or ":" in similarity:
         raise InvalidOptionError(f"transfer-graph:{similarity}: the similarity must be a plain "
                                  "method such as esm-logme or textemb")
-    get_method(similarity)  # unknown names fail now
-
-    def method(ctx: RankContext) -> MethodScores:
-        table = transfer_table(ctx)
-        own = {e.task_name for e in ctx.entries}
-        pivots = [e for e in ctx.hub.entries() if e.task_name in table
-                  and e.task_name not in own and e.task_name != ctx.task.name]
-        scored_ctx = RankContext(task=ctx.task, hub=ctx.hub, entries=ctx.entries + pivots,
-                                 encoder=ctx.encoder, show_progress=ctx.show_progress,
-                                 models_dir=ctx.models_dir, seed=ctx.seed)
-        scored_ctx.__dict__["features"] = ctx.features  # embedded once
-        sims = get_method(similarity)(scored_ctx)
-        out = MethodScores()
-        names = {e.id: e.task_name for e in scored_ctx.entries}
-        candidates = [e for e in ctx.entries if e.id in sims.scores]
-        for e in ctx.entries:
-            if e.id not in sims.scores:
-                out.skipped[e.id] = f"{similarity}: {sims.skipped.get(e.id, 'not scored')}"
-        if not candidates:
-            return out
-        similarity_by_name = {names[i]: v for i, v in sims.scores.items()}
-        scores = graph_scores(table, similarity_by_name, [e.task_name for e in candidates],
-                              ctx.task.name)
-        for e in candidates:
-            out.add(e.id, scores[e.task_name])
-        return out
-
-    method.__doc__ = f"TaskShop-style transfer graph with {similarity} similarity."
-    method.whole_hub = True  # type: ignore[attr-defined]  # scaled over the hub: never sharded
-    return method
+    sim = get_method(similarity)  # unknown names fail now
+    name = "transfer-graph" if similarity == DEFAULT_SIMILARITY else f"transfer-graph:{similarity}"
+    return MethodInfo(
+        name, f"TaskShop-style transfer graph with {similarity} similarity",
+        needs=sim.needs | {Need.TRANSFERS}, pool=PoolUse.NORMALISED, targets=sim.targets,
+        uses_labels=sim.uses_labels, compose=partial(transfer_graph, similarity=similarity),
+        components=(similarity,))
 
 
-register("transfer-graph")(transfer_graph_method(DEFAULT_SIMILARITY))
-
-
-@register_prefix("transfer-graph")
-def transfer_graph_with(argument: str) -> Callable[[RankContext], MethodScores]:
-    return transfer_graph_method(argument.strip() or DEFAULT_SIMILARITY)
+register(transfer_graph_method(DEFAULT_SIMILARITY))
+register_prefix(MethodFamily(
+    "transfer-graph", "transfer graph with another similarity method",
+    "transfer-graph:textemb", lambda argument: transfer_graph_method(
+        argument.strip() or DEFAULT_SIMILARITY), PoolUse.NORMALISED))

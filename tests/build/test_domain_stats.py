@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from stepstone.cli import main
 from stepstone.hub import Hub
-from stepstone.hub.domain import add_domain_stats, build_sample
+from stepstone.build.domain_stats import add_domain_stats, build_sample
 from stepstone.rank import rank_sources
 from stepstone.scores.divergence import GaussianFit
 

@@ -1,6 +1,7 @@
-"""Ranking methods: each turns a RankContext into one score per hub entry.
+"""What a ranking method sees and returns: RankContext, MethodScores, SourceParts.
 
-A method is a function ``(ctx) -> MethodScores`` registered under its CLI name. It may leave
+A method is a function ``(ctx) -> MethodScores`` with a :class:`~.registry.MethodInfo` record
+registered under its CLI name (the methods are in :mod:`stepstone.rank.methods`). It may leave
 entries out (with a reason), and must never let one broken ESM stop the others.
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,12 +19,9 @@ import numpy as np
 from .._progress import progress
 from ..data.task import TaskData
 from ..encode.encoder import Encoder
-from ..errors import InvalidOptionError
 from ..hub.catalog import HubEntry
 from ..hub.hub import Hub
 from ..hub.packed import iter_hub_blocks
-from ..scores.engine import ESMLogMEScorer
-from ..scores.esm_logme import TargetStats
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +40,34 @@ class MethodScores:
             self.scores[esm_id] = float(score)
         else:
             self.skipped[esm_id] = "score is not finite (degenerate ESM?)"
+
+    @property
+    def values(self) -> dict[str, float]:
+        return self.scores
+
+
+@dataclass
+class SourceParts:
+    """Per-source parts of a pool-dependent score (ETran's terms, say), before pooling: what
+    each shard returns, so that the driver pools exactly what a local run pools."""
+
+    values: dict[str, object] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    reference: float | None = None
+
+
+def gather(parts: list, order: list[str]):
+    """Merge shards' MethodScores or SourceParts into one, ``values`` in ``order`` (the
+    entries' order of a local run, whatever order the shards finished in)."""
+    merged = type(parts[0])()
+    values: dict[str, object] = {}
+    for part in parts:
+        values.update(part.values)
+        merged.skipped.update(part.skipped)
+        if part.reference is not None:  # the same value from every shard that has one
+            merged.reference = part.reference
+    merged.values.update((i, values[i]) for i in order if i in values)
+    return merged
 
 
 @dataclass
@@ -83,72 +109,3 @@ class RankContext:
             for entries, maps in itertools.chain([first] if first else [], blocks):
                 yield entries, maps
                 bar.update(len(entries))
-
-
-METHODS: dict[str, Callable[[RankContext], MethodScores]] = {}
-
-
-def register(name: str) -> Callable:
-    """Decorator: make a method available as ``rank_sources(method=name)`` / ``--method name``."""
-    def decorate(func: Callable[[RankContext], MethodScores]) -> Callable:
-        METHODS[name] = func
-        return func
-    return decorate
-
-
-@register("esm-logme")
-def esm_logme_method(ctx: RankContext) -> MethodScores:
-    """LogME of the target's base embeddings mapped through each source's ESM."""
-    out = MethodScores()
-    stats = TargetStats.from_features(ctx.features, ctx.task.labels,
-                                      regression=ctx.task.is_regression)
-    scorer = ESMLogMEScorer(stats, device=ctx.encoder.device)  # torch on CUDA, else LAPACK
-    blocks = ctx.esm_blocks(skipped=out.skipped, as_stored=True)
-    for entries, scores in scorer.score_blocks(blocks):
-        for entry, score in zip(entries, scores):
-            out.add(entry.id, score)
-    reference = float(scorer(identity_map(ctx.features.shape[1])[None])[0])
-    out.reference = reference if np.isfinite(reference) else None
-    return out
-
-
-def identity_map(dim: int) -> np.ndarray:
-    """The augmented (D+1, D) map of "no intermediate step": x -> x."""
-    return np.vstack([np.eye(dim), np.zeros((1, dim))])
-
-
-#: Parametrised methods, written ``prefix:argument`` (e.g. ``fusion:esm-logme,textemb``).
-PREFIXED: dict[str, Callable[[str], Callable[[RankContext], MethodScores]]] = {}
-
-
-def register_prefix(prefix: str) -> Callable:
-    """Decorator: ``factory(argument) -> method`` answers ``--method prefix:argument``."""
-    def decorate(factory: Callable[[str], Callable[[RankContext], MethodScores]]) -> Callable:
-        PREFIXED[prefix] = factory
-        return factory
-    return decorate
-
-
-def available_methods() -> list[str]:
-    """Every method name, plus the prefixes as ``prefix:...``."""
-    _load_builtin_methods()
-    return sorted(METHODS) + [f"{p}:..." for p in sorted(PREFIXED)]
-
-
-def get_method(name: str) -> Callable[[RankContext], MethodScores]:
-    _load_builtin_methods()
-    key = name.strip().lower()
-    prefix, colon, argument = key.partition(":")
-    if colon and prefix in PREFIXED:
-        return PREFIXED[prefix](argument)
-    if key not in METHODS:
-        raise InvalidOptionError(f"unknown ranking method {name!r}; choose one of "
-                                 f"{', '.join(available_methods())}")
-    return METHODS[key]
-
-
-def _load_builtin_methods() -> None:
-    """Importing the method modules registers them (they import this module, so not at the
-    top)."""
-    from . import (baselines, esm_scores, estimators, fusion, learned,  # noqa: F401
-                   taskemb, transfer_graph, tuned)

@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from .._io import write_json
-from ..errors import AdviceError, UnsupportedTargetError
-from ..hub.catalog import HubEntry
-from .methods import MethodScores, RankContext, get_method, register
+from ..._io import write_json
+from ...errors import AdviceError, UnsupportedTargetError
+from ...hub.catalog import HubEntry
+from ..context import MethodScores, RankContext
+from ..registry import MethodInfo, Need, PoolUse, Reference, get_method, register
 
 #: Per-source scores that run in seconds on the bundled hub and take any target type
 #: (classification-only ones would leave regression targets without a feature).
@@ -164,8 +165,8 @@ class SelectorModel:
     def check(self, *, model_name: str, entries: list[HubEntry], origin: str) -> None:
         """Refuse a selector fitted for another base model, or for a hub that shares none of
         its ESMs (a hub grown since is fine: new sources are described by their features)."""
-        from ..encode.models import canonical_model_name
-        from .advice import esm_digest
+        from ...encode.models import canonical_model_name
+        from ..advice import esm_digest
 
         fix = (f"refit it for this hub with `stepstone bench calibrate --grid "
                f"{self.grid.get('name', 'GRID')} --hub HUB`")
@@ -200,7 +201,7 @@ def input_scores(ctx: RankContext) -> tuple[dict[str, dict[str, float]], float |
     reference = None
     for name in INPUT_METHODS:
         try:
-            result = get_method(name)(ctx)
+            result = get_method(name).run(ctx)
         except UnsupportedTargetError:
             continue
         scores[name] = result.scores
@@ -209,7 +210,6 @@ def input_scores(ctx: RankContext) -> tuple[dict[str, dict[str, float]], float |
     return scores, reference
 
 
-@register("learned")
 def learned_method(ctx: RankContext) -> MethodScores:
     """Predicted gain (points) of the learned selector fitted on the ground truth; the reference
     row is "no intermediate step" at 0."""
@@ -227,3 +227,11 @@ def learned_method(ctx: RankContext) -> MethodScores:
     for esm_id, gain in zip(ids, gains):
         out.add(esm_id, float(gain))
     return out
+
+
+#: The input methods' scores are standardised over the pool, so it runs whole on the driver.
+register(MethodInfo(
+    "learned", "predicted gain of a selector fitted on the ground truth (bench calibrate)",
+    learned_method, needs=frozenset({Need.ESMS, Need.CONFIG, Need.SOURCE_STATS,
+                                     Need.DOMAIN_STATS, Need.BASE_MODEL, Need.TRANSFERS}),
+    pool=PoolUse.FUSED, reference=Reference.PREDICTED_GAIN, whole=True))

@@ -8,9 +8,9 @@ import pytest
 
 from stepstone.data import load_task
 from stepstone.finetune import FineTuneConfig
-from stepstone.hub import BuildConfig, Hub, build_hub, split_source
-from stepstone.hub import build as build_module
-from stepstone.hub import source_esm
+from stepstone.build import BuildConfig, build_hub, source_esm, split_source
+from stepstone.build import pipeline as build_module
+from stepstone.hub import Hub
 
 
 def _config(tiny_bert: str, **kw) -> BuildConfig:
