@@ -172,3 +172,17 @@ def test_cli_prints_the_table_and_json(target, built, tmp_path):
     assert out.exit_code == 0, out.output
     data = json.loads(out.output[out.output.index("{"):])
     assert [c["source"] for c in data["candidates"]] == [NO_TRANSFER, "alpha"]
+
+
+def test_candidates_from_a_saved_ranking(target, built, tmp_path):
+    from stepstone.rank import rank_sources
+
+    ranking = rank_sources(target, hub=built.hub_root, show_progress=False, advice=False)
+    path = tmp_path / "ranking.json"
+    ranking.to_json(path)
+    result = transfer(target, ranking=path, top=1, hub=built.hub_root, models_dir=built.models,
+                      work_dir=tmp_path / "w", show_progress=False,
+                      settings=TransferSettings(seeds=(1,), finetune=SETTINGS.finetune))
+    first = ranking.sources[0]
+    assert [c.source for c in result.candidates] == [NO_TRANSFER, first.esm_id]
+    assert result.candidates[1].rank == 1

@@ -8,6 +8,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from ..data.task import TaskData
 from ..errors import TransferError
 from ..hub.hub import Hub
 from .candidates import (NO_TRANSFER, SourceRecipe, recipe_for_dataset, recipe_from_entry,
@@ -18,12 +19,12 @@ from .stats import gains, score_intervals
 logger = logging.getLogger(__name__)
 
 
-def resolve_candidates(target: Any, *, sources: Sequence[str] | None,
-                       ranking: str | os.PathLike | None, top: int, hub: Hub,
-                       columns: dict[str, Any], settings: Any,
+def resolve_candidates(train: TaskData, *, sources: Sequence[str] | None,
+                       ranking: str | os.PathLike | None, top: int, hub: Hub, settings: Any,
                        show_progress: bool | None) -> list[SourceRecipe]:
     """Recipes of the candidate sources: given by name, the top of a saved ranking, or the top
-    of a fresh ranking of ``hub``."""
+    of a fresh ranking of ``hub`` for the training sample (the data the candidates are then
+    fine-tuned on)."""
     if sources:
         names, ranks = list(sources), [None] * len(sources)
     else:
@@ -34,9 +35,7 @@ def resolve_candidates(target: Any, *, sources: Sequence[str] | None,
         else:
             from ..rank import rank_sources
 
-            ranked = rank_sources(target, hub=hub, show_progress=show_progress,
-                                  **columns,
-                                  advice=False)
+            ranked = rank_sources(train, hub=hub, show_progress=show_progress, advice=False)
         chosen = ranked.sources[:top]
         names, ranks = [s.esm_id for s in chosen], [s.rank for s in chosen]
     entries = {}

@@ -13,18 +13,34 @@ from ..finetune.train import FineTuneConfig, fine_tune, predict
 PROBE_EXAMPLES = 64
 
 
+@dataclass(frozen=True)
+class Speed:
+    """Fine-tuning speed measured here: seconds per training example-epoch and per predicted
+    example, plus the fixed cost of one fine-tuning (loading the model, tokenising)."""
+
+    train: float
+    predict: float
+    overhead: float
+
+    def run_seconds(self, examples: int, epochs: int, held: int) -> float:
+        return self.overhead + self.train * examples * epochs + self.predict * held
+
+
 def measure_speed(train: TaskData, *, model_name: str, config: FineTuneConfig,
-                  device: str | None) -> float:
-    """Seconds per training example and epoch, from one short fine-tuning of the base model
-    (one epoch on up to PROBE_EXAMPLES examples of the target)."""
+                  device: str | None) -> Speed:
+    """One short fine-tuning of the base model (one epoch on up to PROBE_EXAMPLES examples of
+    the target) and one prediction pass, timed apart."""
     probe = train.subset(list(range(min(len(train), PROBE_EXAMPLES))))
     began = time.perf_counter()
     tuned = fine_tune(probe, model_name=model_name, config=replace(config, epochs=1),
                       device=device, show_progress=False, desc="Measuring fine-tuning speed")
+    tuned_at = time.perf_counter()
     predict(tuned, probe, device=device)
-    # training dominates; one prediction pass over the probe is charged like a training epoch,
-    # which over-counts prediction (no backward pass) a little: the estimate errs long
-    return (time.perf_counter() - began) / (2 * len(probe))
+    predict_seconds = time.perf_counter() - tuned_at
+    # the first step carries warm-up costs: the estimate errs long, which a budget prefers
+    per_example = tuned.log.seconds / max(tuned.log.examples_seen, 1)
+    overhead = max(tuned_at - began - tuned.log.seconds, 0.0)
+    return Speed(per_example, predict_seconds / len(probe), overhead)
 
 
 @dataclass
@@ -36,16 +52,18 @@ class Estimate:
     measured: list[float] = field(default_factory=list)
 
     @classmethod
-    def make(cls, speed: float | None, *, measured: list[float], train: int, held: int,
+    def make(cls, speed: Speed | None, *, measured: list[float], train: int, held: int,
              epochs: int, source_work: list[int]) -> Estimate:
-        """``speed`` seconds per example-epoch (None: derived from ``measured`` runs);
-        ``source_work`` the example-epochs of every source model still to fine-tune."""
+        """``speed`` measured by :func:`measure_speed` (None: derived from the ``measured``
+        seconds of earlier runs); ``source_work`` the example-epochs of every source model
+        still to fine-tune."""
         if speed is None:
             per_run = statistics.median(measured)
-            speed = per_run / max(train * epochs + held, 1)
+            speed = Speed(per_run / max(train * epochs + held, 1), 0.0, 0.0)
         else:
-            per_run = speed * (train * epochs + held)
-        return cls(target_seconds=per_run, source_seconds=[speed * w for w in source_work],
+            per_run = speed.run_seconds(train, epochs, held)
+        return cls(target_seconds=per_run,
+                   source_seconds=[speed.run_seconds(w, 1, 0) for w in source_work],
                    measured=list(measured))
 
     def record(self, seconds: float) -> None:

@@ -96,9 +96,8 @@ def transfer(target: str | os.PathLike | TaskData, *, sources: Sequence[str] | N
                        seed=settings.sample_seed)
     train, held = data.train, data.held
     evaluation = {k: v for k, v in data.evaluation.items() if k != "training_rows"}
-    recipes = resolve_candidates(target, sources=sources, ranking=ranking, top=top, hub=hub_obj,
-                                 columns=columns or {}, settings=settings,
-                                 show_progress=show_progress)
+    recipes = resolve_candidates(train, sources=sources, ranking=ranking, top=top, hub=hub_obj,
+                                 settings=settings, show_progress=show_progress)
     model_name = hub_base_model(hub_obj, recipes)
     results = ResultsFile(work / "runs")
     _check_work_dir(results, train, recipes, settings, model_name)
