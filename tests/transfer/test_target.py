@@ -48,3 +48,17 @@ def test_a_bad_budget_says_what_is_expected():
 
     with pytest.raises(click.BadParameter, match="45m, 2h"):
         parse_duration(None, None, "soon")
+
+
+def test_held_out_rows_are_named_and_capped_for_evaluation(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 100)
+    rows = [{"text": t, "label": int(y)} for t, y in zip(make_texts(labels, rng), labels)]
+    task = write_pool_task(tmp_path, "no_val", rows)
+    data = target_data(task, columns={}, num_examples=None, eval_examples=12, holdout=0.2,
+                       seed=3)
+    held, scored = data.evaluation["held_out_rows"], data.evaluation["evaluated_rows"]
+    assert len(held) == 20 and len(scored) == 12 == len(data.held) and set(scored) <= set(held)
+    assert len(data.train) == 80  # every held-out row is kept out of training
+    full = [r["text"] for r in rows]
+    assert data.held.texts == [full[i] for i in scored]

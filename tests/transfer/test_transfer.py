@@ -59,8 +59,8 @@ def test_two_candidates_and_no_transfer(target, built, tmp_path, monkeypatch):
     assert 4 <= result.fine_tunings <= 6
     assert result.evaluation["source"] == "held-out part of the training data"
     assert result.evaluation["examples"] == 12 and result.target["num_examples"] == 48
-    rows = json.loads((tmp_path / "work" / "evaluation.json").read_text())["training_rows"]
-    assert len(rows) == 12
+    rows = json.loads((tmp_path / "work" / "evaluation.json").read_text())
+    assert len(rows["held_out_rows"]) == len(rows["evaluated_rows"]) == 12
     reference = result[NO_TRANSFER]
     assert reference.gain is None and reference.mean is not None
     for c in result.candidates[1:]:
@@ -93,6 +93,8 @@ def test_the_model_folder_loads_with_transformers_and_predicts(target, built, tm
     folder = tmp_path / "chosen"
     assert result.model_path == str(folder)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+    mode = {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir()}
+    assert mode["model.safetensors"] == mode["config.json"]  # as readable as the rest
     record = read_record(folder)
     assert record["source"] == result.chosen and record["seed"] == result.model_seed
     assert record["target"]["name"] == "delta" and record["stepstone"]

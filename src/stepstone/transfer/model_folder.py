@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,7 @@ def write_model_folder(tuned: TunedModel, folder: str | Path, record: dict[str, 
     tensors.update(folded_head(tuned))
     with atomic_folder(folder) as tmp:
         save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        _readable(tmp / "model.safetensors")
         write_json(tmp / "config.json", config)
         write_text(tmp / MODELING_FILE,
                    modeling_source(type(tuned.model.encoder.config).__name__))
@@ -91,6 +93,14 @@ def write_model_folder(tuned: TunedModel, folder: str | Path, record: dict[str, 
         write_json(tmp / RECORD_FILE, record)
     logger.info("wrote the chosen model to %s", folder)
     return folder
+
+
+def _readable(path: Path) -> None:
+    """safetensors writes through a private temporary file (mode 0600); give the weights the
+    mode every other file of the folder gets, so a shared model folder is readable."""
+    mask = os.umask(0)
+    os.umask(mask)
+    path.chmod(0o666 & ~mask)
 
 
 def read_record(folder: str | Path) -> dict[str, Any]:

@@ -74,7 +74,8 @@ def result_html(result: TransferResult) -> str:
     numeric = [False, True, True, True, True, True, True, True, True, True, False]
     rows = [_row(c) for c in result.candidates]
     model = ([("model folder", result.model_path), ("its seed", result.model_seed),
-              ("its score", result.model_score)] if result.model_path else
+              ("its score (the best of its seeds, so optimistic: the mean above is the "
+               "estimate)", result.model_score)] if result.model_path else
              [("model folder", "none written")])
     parts = [f"<h1>Which intermediate step helps {esc(name)}? Measured.</h1>",
              f'<p class="advice">{esc(summary_line(result))}</p>',

@@ -95,7 +95,7 @@ def transfer(target: str | os.PathLike | TaskData, *, sources: Sequence[str] | N
                        eval_examples=settings.eval_examples, holdout=settings.holdout,
                        seed=settings.sample_seed)
     train, held = data.train, data.held
-    evaluation = {k: v for k, v in data.evaluation.items() if k != "training_rows"}
+    evaluation = {k: v for k, v in data.evaluation.items() if not k.endswith("_rows")}
     recipes = resolve_candidates(train, sources=sources, ranking=ranking, top=top, hub=hub_obj,
                                  settings=settings, show_progress=show_progress)
     model_name = hub_base_model(hub_obj, recipes)

@@ -105,13 +105,17 @@ def target_data(target: Any, *, columns: dict[str, Any], num_examples: int | Non
     size = max(MIN_EVAL, round(holdout * len(full)))
     held_idx = stratified_holdout(full.labels, size, seed=seed, regression=full.is_regression)
     rest = np.setdiff1d(np.arange(len(full)), held_idx)
-    held = full.subset(held_idx)
-    if eval_examples is not None and len(held) > eval_examples:
-        held = held.sample(eval_examples, seed=seed)
+    evaluated = held_idx
+    if eval_examples is not None and len(held_idx) > eval_examples:
+        pick = np.random.default_rng(seed).permutation(len(held_idx))[:eval_examples]
+        evaluated = held_idx[np.sort(pick)]
+    held = full.subset(evaluated)
     train = full.subset(rest).sample(num_examples, seed=seed)
     return TargetData(train, held, {
         "source": "held-out part of the training data", "examples": len(held),
         "fraction": holdout, "seed": seed, "stratified": True,
-        "training_rows": [int(i) for i in held_idx],
-        "description": (f"a stratified held-out {holdout:.0%} of the training data "
-                        f"({len(held)} examples, seed {seed}; rows in evaluation.json)")})
+        # row numbers of the training split: kept out of every fine-tuning / scored on
+        "held_out_rows": [int(i) for i in held_idx],
+        "evaluated_rows": [int(i) for i in evaluated],
+        "description": (f"{len(held)} examples of a stratified held-out {holdout:.0%} of the "
+                        f"training data (seed {seed}; rows in evaluation.json)")})
