@@ -188,3 +188,31 @@ def test_candidates_from_a_saved_ranking(target, built, tmp_path):
     first = ranking.sources[0]
     assert [c.source for c in result.candidates] == [NO_TRANSFER, first.esm_id]
     assert result.candidates[1].rank == 1
+
+
+def test_a_regression_model_folder_predicts_on_the_labels_scale(built, tmp_path):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from stepstone.data import load_task
+    from stepstone.finetune import predict
+    from stepstone.finetune.model import TunedModel
+    from stepstone.hub.hub import slugify
+
+    rng = np.random.default_rng(8)
+    labels = rng.integers(0, 2, 60)
+    rows = [{"text": t, "label": float(10 + 5 * y + rng.normal(0, 0.3))}
+            for t, y in zip(make_texts(labels, rng), labels)]
+    target = write_pool_task(tmp_path / "targets", "score", rows, task_type="regression")
+    result = run(target, built, tmp_path, sources=["gamma"],
+                 settings=TransferSettings(seeds=(1,), finetune=SETTINGS.finetune))
+    assert result.metric == "pearson_spearman"
+    model = AutoModelForSequenceClassification.from_pretrained(result.model_path,
+                                                               trust_remote_code=True)
+    tokenizer = AutoTokenizer.from_pretrained(result.model_path)
+    task = load_task(target).subset(list(range(8)))
+    with torch.inference_mode():
+        values = model(**tokenizer(task.texts, padding=True, return_tensors="pt")).logits[:, 0]
+    kept = TunedModel.load(tmp_path / "work" / "best" / slugify(result.chosen))
+    assert np.allclose(values.numpy(), predict(kept, task), atol=1e-4)
+    assert model.config.problem_type == "regression"
