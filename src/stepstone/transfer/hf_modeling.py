@@ -3,7 +3,8 @@
 stepstone's classifier reads the pooled sentence embedding it ranks with (mean pooling for
 sentence-transformers models), which no built-in ``*ForSequenceClassification`` class does, so
 the folder carries this short class and ``config.json`` maps ``AutoModelForSequenceClassification``
-to it: load with ``trust_remote_code=True``. This file must import nothing from stepstone.
+to it: the user loads it with ``trust_remote_code`` enabled (stepstone itself never does). This
+file must import nothing from stepstone.
 """
 
 from __future__ import annotations

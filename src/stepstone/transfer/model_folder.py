@@ -73,7 +73,8 @@ def hf_config(tuned: TunedModel) -> dict[str, Any]:
 
 def write_model_folder(tuned: TunedModel, folder: str | Path, record: dict[str, Any]) -> Path:
     """Write ``tuned`` as a model folder that
-    ``AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=True)`` loads;
+    ``AutoModelForSequenceClassification.from_pretrained`` loads with ``trust_remote_code``
+    enabled (the package itself never loads a model that way);
     ``record`` (how it was made) goes to ``stepstone_transfer.json``."""
     from safetensors.torch import save_file
 
