@@ -216,3 +216,16 @@ def test_a_regression_model_folder_predicts_on_the_labels_scale(built, tmp_path)
     kept = TunedModel.load(tmp_path / "work" / "best" / slugify(result.chosen))
     assert np.allclose(values.numpy(), predict(kept, task), atol=1e-4)
     assert model.config.problem_type == "regression"
+
+
+def test_more_seeds_in_the_same_work_folder_add_to_the_rows(target, built, tmp_path,
+                                                            monkeypatch):
+    one = TransferSettings(seeds=(1,), finetune=SETTINGS.finetune)
+    run(target, built, tmp_path, sources=["alpha"], settings=one)
+    counter = Counter(run_module.fine_tune)
+    monkeypatch.setattr(run_module, "fine_tune", counter)
+    result = run(target, built, tmp_path, sources=["alpha"],
+                 settings=TransferSettings(seeds=(1, 2), finetune=SETTINGS.finetune))
+    assert sorted(counter.runs) == sorted(["delta after (no transfer) (seed 2)",
+                                           "delta after alpha (seed 2)"])
+    assert all(c.seeds == [1, 2] for c in result.candidates)
