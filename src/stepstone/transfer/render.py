@@ -59,13 +59,18 @@ def summary_line(result: TransferResult) -> str:
     where = result.evaluation.get("description", "held-out data")
     if chosen.is_reference:
         return (f"{name}: fine-tune directly (no intermediate step): {result.metric} "
-                f"{chosen.mean:.4f} over {len(chosen.seeds)} seeds on {where}; no source "
-                "measured higher.")
+                f"{chosen.mean:.4f} over {_seeds(chosen)} on {where}; no source still in "
+                "contention scored higher on average.")
     gain = "" if chosen.gain is None else f", {100 * chosen.gain:+.2f} points over no " \
         "intermediate step"
     p = "" if chosen.p_better is None else f" (P(beats none) = {chosen.p_better:.2f})"
     return (f"{name}: fine-tune on {chosen.source} first: {result.metric} {chosen.mean:.4f} "
-            f"over {len(chosen.seeds)} seeds on {where}{gain}{p}.")
+            f"over {_seeds(chosen)} on {where}{gain}{p}.")
+
+
+def _seeds(candidate: CandidateResult) -> str:
+    n = len(candidate.seeds)
+    return f"{n} seed{'s' if n != 1 else ''}"
 
 
 def result_html(result: TransferResult) -> str:
