@@ -22,7 +22,8 @@ _LAZY = {
     "BuildConfig": "stepstone.build", "FineTuneConfig": "stepstone.finetune",
     "fine_tune": "stepstone.finetune", "logme": "stepstone.scores",
     "esm_logme": "stepstone.scores", "Ranking": "stepstone.rank",
-    "rank_sources": "stepstone.rank",
+    "rank_sources": "stepstone.rank", "transfer": "stepstone.transfer",
+    "TransferResult": "stepstone.transfer",
 }
 
 __all__ = ["__version__", *_LAZY]

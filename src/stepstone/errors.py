@@ -96,3 +96,15 @@ class BenchmarkError(StepstoneError, ValueError):
 class AdviceError(StepstoneError, ValueError):
     """An advice model (predicted gain) cannot be used: unreadable, or made for another hub,
     base model or embedding."""
+
+
+# --- transfer -----------------------------------------------------------------------------------
+
+
+class TransferError(StepstoneError, ValueError):
+    """``stepstone transfer`` cannot run as asked: a target too small to hold out an evaluation
+    set, no usable candidate, or a work folder started with other settings."""
+
+
+class SourceDataError(DatasetNotFoundError):
+    """A candidate source's training data cannot be found where its ESM says they came from."""
