@@ -20,7 +20,7 @@ from ..finetune.model import TunedModel
 from ..finetune.train import FineTuneConfig
 from ..hub.catalog import HubEntry
 from ..hub.hub import slugify
-from ..hub.source_esm import BuildConfig, split_source, tuned_source_model
+from ..build.source_esm import BuildConfig, split_source, tuned_source_model
 
 logger = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from ..errors import DataError, ModelLoadError, TransferError
 from ..finetune.model import TunedModel
 from ..finetune.train import FineTuneConfig, fine_tune, predict
 from ..hub.hub import Hub, slugify
-from ..hub.source_esm import MINILM_LEARNING_RATE
+from ..build.source_esm import MINILM_LEARNING_RATE
 from .candidates import NO_TRANSFER, SourceRecipe, source_model
 from .choose import resolve_candidates, summarise
 from .estimate import Estimate, measure_speed
