@@ -138,6 +138,8 @@ def _optional_int(value: Any, what: str) -> int | None:
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):
         raise ESMError(f"{what} must be an integer or null (got {_short(value)})")
+    if abs(value) >= 2**63:  # the catalog (SQLite) and numpy hold 64-bit integers
+        raise ESMError(f"{what} is out of range (got {_short(value)}): use a 64-bit integer")
     return value
 
 
