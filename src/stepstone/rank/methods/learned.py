@@ -39,6 +39,7 @@ SOURCE_DESCRIPTORS = ("logme_margin", "log_source_rows", "fit_cosine", "source_r
 TARGET_DESCRIPTORS = ("log_target_rows", "log_classes", "regression", "pair", "base_logme")
 FEATURES = tuple(f"z:{m}" for m in INPUT_METHODS) + SOURCE_DESCRIPTORS + TARGET_DESCRIPTORS
 FILE_NAME = "selector.json"
+_MAKE_ONE = "make one with `stepstone bench calibrate --grid GRID`"
 FORMAT = "stepstone-selector"
 VERSION = 1
 
@@ -140,26 +141,31 @@ class SelectorModel:
     @classmethod
     def load(cls, path: str | os.PathLike) -> SelectorModel:
         path = Path(path)
-        fix = "make one with `stepstone bench calibrate --grid GRID`"
+        if not path.is_file():
+            raise AdviceError(f"no learned selector at {path}: {_MAKE_ONE}")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as err:
-            raise AdviceError(f"no learned selector at {path}: {fix}") from err
         except (OSError, ValueError) as err:
             raise AdviceError(f"cannot read the learned selector {path}: {err}") from err
+        return cls.from_dict(data, origin=str(path))
+
+    @classmethod
+    def from_dict(cls, data: Any, *, origin: str = "selector") -> SelectorModel:
+        """A selector from its JSON form; a file of another kind, version or feature set is
+        refused with what to do."""
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise AdviceError(f"{path} is not a stepstone selector (no \"format\": "
-                              f"\"{FORMAT}\"): {fix}")
+            raise AdviceError(f"{origin} is not a stepstone selector (no \"format\": "
+                              f"\"{FORMAT}\"): {_MAKE_ONE}")
         if data.get("version", 0) > VERSION:
-            raise AdviceError(f"{path} has version {data['version']}; this stepstone reads "
+            raise AdviceError(f"{origin} has version {data['version']}; this stepstone reads "
                               f"version {VERSION}: upgrade stepstone or refit it")
         try:
             model = cls(**{k: v for k, v in data.items() if k not in ("format", "version")})
         except TypeError as err:
-            raise AdviceError(f"{path} is malformed: {err}; refit it") from err
+            raise AdviceError(f"{origin} is malformed: {err}; refit it") from err
         if model.kind not in ("ridge", "boosting") or list(model.features) != list(FEATURES):
-            raise AdviceError(f"{path} was fitted on other features or by another model kind "
-                              f"({model.kind}); refit it with this stepstone: {fix}")
+            raise AdviceError(f"{origin} was fitted on other features or by another model kind "
+                              f"({model.kind}); refit it with this stepstone: {_MAKE_ONE}")
         return model
 
     def check(self, *, model_name: str, entries: list[HubEntry], origin: str) -> None:
