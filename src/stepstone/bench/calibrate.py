@@ -30,7 +30,7 @@ from ..data.loaders import task_name
 from ..errors import BenchmarkError
 from ..hub.hub import Hub, slugify
 from ..rank.advice import (DEFAULT_FEATURES, FEATURES, AdviceModel, esm_digest,
-                           feature_matrix, inputs_for, worth_it)
+                           feature_matrix, inputs_for, linear_gain, worth_it)
 from ..rank.rank import rank_sources
 from .evaluate import GroundTruth
 from .grids import Grid
@@ -110,10 +110,8 @@ def _fit_point(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
 
 
 def _apply(params: dict[str, Any], x: np.ndarray) -> np.ndarray:
-    if not params["coef"]:
-        return np.full(len(x), params["intercept"])
-    z = (x - np.asarray(params["mean"])) / np.asarray(params["scale"])
-    return z @ np.asarray(params["coef"]) + params["intercept"]
+    return linear_gain(x, mean=params["mean"], scale=params["scale"], coef=params["coef"],
+                       intercept=params["intercept"])
 
 
 def _prepare(x: np.ndarray, features: Sequence[str]) -> tuple[np.ndarray, list[str], list[str]]:

@@ -105,6 +105,17 @@ def esm_digest(entry: HubEntry) -> str:
     return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
 
+def linear_gain(x: np.ndarray, *, mean: list[float], scale: list[float], coef: list[float],
+                intercept: float) -> np.ndarray:
+    """The advice model's point prediction, (S, F) -> (S,): a linear model on standardised
+    features (no features: the intercept). The one formula used to fit (bench/calibrate.py's
+    out-of-target residuals) and to predict."""
+    if not len(coef):
+        return np.full(len(x), float(intercept))
+    return ((np.asarray(x, dtype=np.float64) - np.asarray(mean)) / np.asarray(scale)) \
+        @ np.asarray(coef) + intercept
+
+
 @dataclass
 class AdviceModel:
     """A fitted advice model (see the module docstring); plain data, saved as JSON."""
@@ -135,7 +146,8 @@ class AdviceModel:
         x = np.array(x, dtype=np.float64)
         mean = np.asarray(self.mean)
         x = np.where(np.isfinite(x), x, mean)  # unknown value: the training mean (no effect)
-        gain = ((x - mean) / np.asarray(self.scale)) @ np.asarray(self.coef) + self.intercept
+        gain = linear_gain(x, mean=self.mean, scale=self.scale, coef=self.coef,
+                           intercept=self.intercept)
         res = np.asarray(self.residuals, dtype=np.float64)
         tail = (1.0 - self.interval) / 2
         low, high = np.quantile(res, [tail, 1.0 - tail])
