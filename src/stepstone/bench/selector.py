@@ -90,8 +90,10 @@ def selector_cells(grid: Grid, results_dir: str | os.PathLike, hub: Hub, *,
 
 def fit_model(x: np.ndarray, y: np.ndarray, *, kind: str) -> SelectorModel:
     """A selector of ``kind`` fitted on features x (n, F) and gains y (n,) (no residuals)."""
-    mean = np.nanmean(x, axis=0)
-    mean = np.where(np.isfinite(mean), mean, 0.0)
+    known = np.isfinite(x)
+    # a column with no known value (e.g. a score no target could take) gets mean 0
+    mean = np.where(known.any(axis=0), np.where(known, x, 0.0).sum(axis=0)
+                    / np.maximum(known.sum(axis=0), 1), 0.0)
     x = np.where(np.isfinite(x), x, mean)
     scale = x.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)

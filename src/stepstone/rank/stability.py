@@ -240,8 +240,8 @@ def linearised_esm_logme(features: np.ndarray, labels: np.ndarray, maps: np.ndar
     Shapes: features (N, D), labels (N,) or (N, K'), maps (K, D+1, D), full (K,) the
     full-sample scores, draws (R, N) row indices -> (R, K); NaN where a map fails.
     """
-    from ..scores._blas import single_threaded_blas
-    from ..scores.engine import default_workers
+    from ..scores.esm_logme._blas import single_threaded_blas
+    from ..scores.esm_logme.scorer import default_workers
     from ..scores.esm_logme import TargetStats
     from ..scores.logme_influence import esm_logme_influence, resampled_logme
 
