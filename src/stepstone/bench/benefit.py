@@ -35,7 +35,7 @@ def clearly_helps(seeds: np.ndarray, baseline: np.ndarray, *, z: float = Z_ONE_S
     (False where a source or the baseline has fewer than two seeds: no spread to judge by).
     """
     counts = np.sum(np.isfinite(seeds), axis=1)
-    means = np.nanmean(np.where(counts[:, None] > 0, seeds, 0.0), axis=1)
+    means = np.where(np.isfinite(seeds), seeds, 0.0).sum(axis=1) / np.maximum(counts, 1)
     ok = counts >= 2
     var = np.zeros(len(seeds))
     var[ok] = np.nanvar(seeds[ok], axis=1, ddof=1)

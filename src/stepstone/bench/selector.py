@@ -159,8 +159,9 @@ def fit_selector(cells: pd.DataFrame, *, grid: Grid, hub: Hub, model_name: str,
     if cells["target"].nunique() < 3:
         raise ValueError("the learned selector needs measured cells on at least 3 targets")
     evaluation: dict[str, Any] = {}
+    out_of_target: dict[str, np.ndarray] = {}
     for kind in kinds:
-        predicted = loto_predictions(cells, kind=kind)
+        predicted = out_of_target[kind] = loto_predictions(cells, kind=kind)
         policy = policy_gains(cells, predicted)
         evaluation[kind] = {"gain@1": float(policy["top1"].mean()),
                             "policy": float(policy["learned"].mean()),
@@ -170,7 +171,7 @@ def fit_selector(cells: pd.DataFrame, *, grid: Grid, hub: Hub, model_name: str,
     x = cells[list(FEATURES)].to_numpy(np.float64)
     y = cells["gain"].to_numpy(np.float64)
     model = fit_model(x, y, kind=kind)
-    model.residuals = (y - loto_predictions(cells, kind=kind)).tolist()
+    model.residuals = (y - out_of_target[kind]).tolist()
     if kind == "ridge":
         model.importance = dict(zip(FEATURES, model.coef))
     entries = {e.id: e for e in hub.entries()}
