@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from stepstone.bench import BASELINE, Cell, Grid, ResultsFile
 from stepstone.bench.calibrate import (advice_quality, calibration_cells, fit_advice,
                                        leave_one_target_out)
-from stepstone.errors import BenchmarkError
+from stepstone.errors import AdviceError, BenchmarkError
 from stepstone.hub import Hub
 from stepstone.rank import rank_sources
 from stepstone.rank.advice import ADVICE_FILE, AdviceModel
@@ -79,7 +79,7 @@ def test_cells_join_rankings_with_measured_gains(tiny_grid, toy_task):
 def test_too_few_targets_is_a_clear_error(tiny_grid):
     grid, folder, hub = tiny_grid
     cells = calibration_cells(grid, folder, hub)
-    with pytest.raises(BenchmarkError, match="at least 2 targets"):
+    with pytest.raises(AdviceError, match="at least 2 targets"):
         fit_advice(cells[cells.target == "alpha"], grid=grid, hub=hub, method="esm-logme")
     with pytest.raises(BenchmarkError, match="at least 3 targets.*--no-evaluate"):
         leave_one_target_out(cells[cells.target != "alpha"])

@@ -90,7 +90,7 @@ def test_standardised_features_ignore_missing_scores():
 def test_selector_files_are_checked(tmp_path):
     path = tmp_path / "selector.json"
     path.write_text('{"format": "stepstone-advice"}')
-    with pytest.raises(AdviceError, match="not a stepstone selector"):
+    with pytest.raises(AdviceError, match="not a stepstone learned selector"):
         SelectorModel.load(path)
     with pytest.raises(AdviceError, match="no learned selector"):
         SelectorModel.load(tmp_path / "missing.json")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stepstone.bench.calibrate import fit_params, leave_one_target_out
+from stepstone.bench.calibrate import leave_one_target_out
 from stepstone.errors import AdviceError
 from stepstone.hub import Hub
 from stepstone.rank import rank_sources
@@ -33,11 +33,9 @@ def synthetic_cells(targets: int, sources: int, seed: int) -> pd.DataFrame:
 
 
 def model_from(data: pd.DataFrame, **fields) -> AdviceModel:
-    params = fit_params(data[["f_z_score"]].to_numpy(), data.gain.to_numpy(),
-                        data.target.to_numpy(), ["z_score"])
-    base = dict(method="esm-logme", base_model="m", embedding={}, esms={}, grid={},
-                cells=[])
-    return AdviceModel(**{**base, **fields}, **params)
+    return AdviceModel.fit(data[["f_z_score"]].to_numpy(), data.gain.to_numpy(),
+                           data.target.to_numpy(), ["z_score"],
+                           **{"method": "esm-logme", "base_model": "m", **fields})
 
 
 def test_fit_recovers_a_known_linear_gain():

@@ -178,3 +178,18 @@ def test_a_method_that_needs_the_pool_must_say_how_it_is_pooled():
         MethodInfo("x", "pool-normalised without a combine step", lambda ctx: None,
                    pool=PoolUse.NORMALISED)
 
+
+
+def test_a_worker_refuses_entries_made_for_another_embedding(big, toy_task, tiny_bert):
+    """The driver keeps only compatible ESMs; a shard built otherwise fails in the worker
+    (the same check as ranking's) instead of scoring a space the maps were not made for."""
+    from stepstone.errors import HubError
+    from stepstone.rank.sharded import Shard, score_shard
+
+    hub, _ = big
+    entries = tuple(hub.entries()[:3])
+    shard = Shard(hub_root=str(hub.root), entries=entries, task=toy_task,
+                  features=np.zeros((len(toy_task), 32), dtype=np.float32),
+                  encoder={"model_name": tiny_bert, "pooling": "cls"}, models_dir=None, seed=0)
+    with pytest.raises(HubError, match="3 ESM.*another embedding.*uses cls"):
+        score_shard("esm-logme", shard)

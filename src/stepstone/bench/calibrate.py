@@ -7,10 +7,8 @@ next to the hub. With ``evaluate`` it also measures the advice leave-one-target-
 target's cells are predicted by a model fitted without them (its intervals from residuals of
 the remaining targets), then compared with what was measured.
 
-The point model is scikit-learn's BayesianRidge on standardised features (its evidence
-maximisation sets the shrinkage, which matters with a few dozen cells); the intervals and
-P(gain > 0) come from the model's leave-one-target-out residuals (conformal-style), so they
-include how much a new target's gains differ from the fitted ones.
+How the model is fitted (BayesianRidge, leave-one-target-out residuals) is
+:meth:`AdviceModel.fit`'s business; this module gathers the cells and measures the result.
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ from ..data.loaders import task_name
 from ..errors import BenchmarkError
 from ..hub.hub import Hub, slugify
 from ..rank.advice import (DEFAULT_FEATURES, FEATURES, AdviceModel, esm_digest,
-                           feature_matrix, inputs_for, linear_gain, worth_it)
+                           feature_matrix, inputs_for, worth_it)
 from ..rank.rank import rank_sources
 from .evaluate import GroundTruth
 from .grids import Grid
@@ -96,64 +94,17 @@ def cell_features(cells: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
     return cells[[f"f_{f}" for f in features]].to_numpy(dtype=np.float64)
 
 
-def _fit_point(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    """BayesianRidge on standardised features; no features: the mean."""
-    if not x.shape[1]:
-        return {"mean": [], "scale": [], "coef": [], "intercept": float(np.mean(y))}
-    from sklearn.linear_model import BayesianRidge
-    from sklearn.preprocessing import StandardScaler
-
-    scaler = StandardScaler().fit(x)
-    ridge = BayesianRidge().fit(scaler.transform(x), y)
-    return {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(),
-            "coef": ridge.coef_.tolist(), "intercept": float(ridge.intercept_)}
-
-
-def _apply(params: dict[str, Any], x: np.ndarray) -> np.ndarray:
-    return linear_gain(x, mean=params["mean"], scale=params["scale"], coef=params["coef"],
-                       intercept=params["intercept"])
-
-
-def _prepare(x: np.ndarray, features: Sequence[str]) -> tuple[np.ndarray, list[str], list[str]]:
-    """Fill unknown values with the column mean; drop columns constant in these cells."""
-    x = x.copy()
-    for j in range(x.shape[1]):
-        bad = ~np.isfinite(x[:, j])
-        if bad.any():
-            x[bad, j] = np.nanmean(x[:, j]) if (~bad).any() else 0.0
-    keep = [j for j in range(x.shape[1]) if np.ptp(x[:, j]) > 0]
-    return (x[:, keep], [features[j] for j in keep],
-            [features[j] for j in range(x.shape[1]) if j not in keep])
-
-
-def fit_params(x: np.ndarray, y: np.ndarray, groups: np.ndarray, features: Sequence[str]
-               ) -> dict[str, Any]:
-    """Coefficients (in AdviceModel's form) and leave-one-group-out residuals."""
-    if len(set(groups)) < 2:
-        raise BenchmarkError(f"the advice needs measured cells of at least 2 targets (got "
-                             f"{len(set(groups))}): its residuals are out-of-target ones")
-    x, kept, dropped = _prepare(x, features)
-    residuals = np.empty(len(y))
-    for g in np.unique(groups):
-        held = groups == g
-        residuals[held] = y[held] - _apply(_fit_point(x[~held], y[~held]), x[held])
-    return {"features": kept, "dropped": dropped, **_fit_point(x, y),
-            "residuals": residuals.tolist()}
-
-
 def fit_advice(cells: pd.DataFrame, *, grid: Grid, hub: Hub, method: str,
                features: Sequence[str] = DEFAULT_FEATURES) -> AdviceModel:
     """The advice model of ``cells`` (:func:`calibration_cells`) for ``hub``."""
     features = list(features)
-    x = cell_features(cells, features)
-    params = fit_params(x, cells.gain.to_numpy(), cells.target.to_numpy(), features)
-    entries = hub.entries()
     spec = _embedding(hub, set(cells.esm_id))
-    return AdviceModel(method=method, **params, base_model=spec["model_name"], embedding=spec,
-                       esms={e.id: esm_digest(e) for e in entries}, grid=grid.to_dict(),
-                       cells=_records(cells),
-                       created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                       library_version=__version__)
+    return AdviceModel.fit(
+        cell_features(cells, features), cells.gain.to_numpy(), cells.target.to_numpy(),
+        features, method=method, base_model=spec["model_name"], embedding=spec,
+        esms={e.id: esm_digest(e) for e in hub.entries()}, grid=grid.to_dict(),
+        cells=_records(cells), created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        library_version=__version__)
 
 
 def _embedding(hub: Hub, ids: set[str]) -> dict[str, Any]:
@@ -188,10 +139,8 @@ def leave_one_target_out(cells: pd.DataFrame, features: Sequence[str] = DEFAULT_
     for target in cells.target.unique():
         held = (cells.target == target).to_numpy()
         train = cells[~held]
-        params = fit_params(x_all[~held], train.gain.to_numpy(), train.target.to_numpy(),
-                            features)
-        model = AdviceModel(method="", base_model="", embedding={}, esms={}, grid={}, cells=[],
-                            interval=interval, **params)
+        model = AdviceModel.fit(x_all[~held], train.gain.to_numpy(), train.target.to_numpy(),
+                                features, interval=interval)
         columns = [features.index(f) for f in model.features]
         pred = model.predict(x_all[held][:, columns])
         part = cells[held].copy()

@@ -1,8 +1,8 @@
 """Advice from measured transfer: the expected gain of each ranked source, its 80 % prediction
 interval, the probability that it beats no intermediate step, and one recommendation.
 
-The model is fitted by ``stepstone bench calibrate`` (:mod:`stepstone.bench.calibrate`) on a
-ground-truth grid and stored as JSON next to the hub it was fitted for (``calibration.json``),
+The model is fitted (:meth:`AdviceModel.fit`) by ``stepstone bench calibrate``
+(:mod:`stepstone.bench.calibrate` gathers the cells) on a ground-truth grid and stored as JSON next to the hub it was fitted for (``calibration.json``),
 with the grid and the cells it saw. It is linear in a few features known at ranking time
 (:data:`FEATURES`), standardised; the intervals and probabilities come from its out-of-target
 residuals (each target's cells predicted by a model that never saw that target), so they carry
@@ -17,27 +17,25 @@ import json
 import logging
 import math
 import os
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from .._io import write_json
 from ..encode.models import canonical_model_name
 from ..errors import AdviceError
 from ..esm.block import StepstoneBlock
 from ..esm.embedding import embedding_mismatch
 from ..hub.catalog import HubEntry
 from .methods.baselines import source_size
+from .model_file import JsonModelFile
 from .ranking import RankedSource
 
 logger = logging.getLogger(__name__)
 
 ADVICE_FILE = "calibration.json"
-FORMAT = "stepstone-advice"
-VERSION = 1
 #: recommend a source only when it beats no intermediate step more likely than not
 MIN_P_BETTER = 0.5
 
@@ -97,6 +95,33 @@ def feature_matrix(inputs: FeatureInputs, names: list[str] | tuple[str, ...]) ->
     return np.column_stack([FEATURES[n](inputs) for n in names]).astype(np.float64)
 
 
+def _fit_linear(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """BayesianRidge on standardised features, in :func:`linear_gain`'s parameters; no
+    features: the mean."""
+    if not x.shape[1]:
+        return {"mean": [], "scale": [], "coef": [], "intercept": float(np.mean(y))}
+    from sklearn.linear_model import BayesianRidge
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(x)
+    ridge = BayesianRidge().fit(scaler.transform(x), y)
+    return {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(),
+            "coef": ridge.coef_.tolist(), "intercept": float(ridge.intercept_)}
+
+
+def _fill_and_drop_constant(x: np.ndarray, features: list[str]
+                            ) -> tuple[np.ndarray, list[str], list[str]]:
+    """Unknown values become the column mean; columns constant in these cells are dropped."""
+    x = x.copy()
+    for j in range(x.shape[1]):
+        bad = ~np.isfinite(x[:, j])
+        if bad.any():
+            x[bad, j] = np.nanmean(x[:, j]) if (~bad).any() else 0.0
+    keep = [j for j in range(x.shape[1]) if np.ptp(x[:, j]) > 0]
+    return (x[:, keep], [features[j] for j in keep],
+            [features[j] for j in range(x.shape[1]) if j not in keep])
+
+
 def esm_digest(entry: HubEntry) -> str:
     """A short identity of one ESM: its base model, creation time and fit (all in the config,
     so no file is read)."""
@@ -108,8 +133,8 @@ def esm_digest(entry: HubEntry) -> str:
 def linear_gain(x: np.ndarray, *, mean: list[float], scale: list[float], coef: list[float],
                 intercept: float) -> np.ndarray:
     """The advice model's point prediction, (S, F) -> (S,): a linear model on standardised
-    features (no features: the intercept). The one formula used to fit (bench/calibrate.py's
-    out-of-target residuals) and to predict."""
+    features (no features: the intercept). The one formula used to fit (the out-of-target
+    residuals of :meth:`AdviceModel.fit`) and to predict."""
     if not len(coef):
         return np.full(len(x), float(intercept))
     return ((np.asarray(x, dtype=np.float64) - np.asarray(mean)) / np.asarray(scale)) \
@@ -117,8 +142,13 @@ def linear_gain(x: np.ndarray, *, mean: list[float], scale: list[float], coef: l
 
 
 @dataclass
-class AdviceModel:
+class AdviceModel(JsonModelFile):
     """A fitted advice model (see the module docstring); plain data, saved as JSON."""
+
+    FORMAT: ClassVar[str] = "stepstone-advice"
+    VERSION: ClassVar[int] = 1
+    WHAT: ClassVar[str] = "advice model"
+    MAKE_ONE: ClassVar[str] = "make one with `stepstone bench calibrate --grid GRID`"
 
     method: str
     features: list[str]
@@ -138,6 +168,33 @@ class AdviceModel:
     evaluation: dict[str, Any] = field(default_factory=dict)
     created: str = ""
     library_version: str = ""
+
+    # --- fitting ------------------------------------------------------------------------------
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, groups: np.ndarray, features: Sequence[str], *,
+            interval: float = 0.8, **meta: Any) -> AdviceModel:
+        """Fit on measured cells: x (n, F) feature values in the order of ``features``, y (n,)
+        gains in points, groups (n,) the target of each cell. The point model is scikit-learn's
+        BayesianRidge on standardised features (its evidence maximisation sets the shrinkage,
+        which matters with a few dozen cells); the residuals are leave-one-target-out ones, so
+        the intervals include how much a new target differs. Features constant in these cells
+        are dropped (listed in ``dropped``). ``meta``: the remaining fields (method, hub, grid);
+        empty when left out, as for a model that is only evaluated."""
+        if len(set(groups)) < 2:
+            raise AdviceError(f"the advice needs measured cells of at least 2 targets (got "
+                              f"{len(set(groups))}): its residuals are out-of-target ones")
+        x, kept, dropped = _fill_and_drop_constant(np.asarray(x, dtype=np.float64),
+                                                   list(features))
+        y, groups = np.asarray(y, dtype=np.float64), np.asarray(groups)
+        residuals = np.empty(len(y))
+        for g in np.unique(groups):
+            held = groups == g
+            residuals[held] = y[held] - linear_gain(x[held], **_fit_linear(x[~held], y[~held]))
+        meta = {"method": "", "base_model": "", "embedding": {}, "esms": {}, "grid": {},
+                "cells": [], **meta}
+        return cls(features=kept, dropped=dropped, residuals=residuals.tolist(),
+                   interval=interval, **_fit_linear(x, y), **meta)
 
     # --- prediction ---------------------------------------------------------------------------
 
@@ -163,43 +220,11 @@ class AdviceModel:
         rows = [int(c["target_rows"]) for c in self.cells if c.get("target_rows")]
         return (min(rows), max(rows)) if rows else (0, 0)
 
-    # --- files --------------------------------------------------------------------------------
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "version": VERSION, **asdict(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], *, origin: str = "advice model") -> AdviceModel:
-        if data.get("format") != FORMAT:
-            raise AdviceError(f"{origin} is not a stepstone advice model (no \"format\": "
-                              f"\"{FORMAT}\"); make one with `stepstone bench calibrate`")
-        if data.get("version", 0) > VERSION:
-            raise AdviceError(f"{origin} has version {data['version']}; this stepstone reads "
-                              f"version {VERSION}: upgrade stepstone or refit it")
-        body = {k: v for k, v in data.items() if k not in ("format", "version")}
-        try:
-            model = cls(**body)
-        except TypeError as err:
-            raise AdviceError(f"{origin} is malformed: {err}; refit it with `stepstone bench "
-                              "calibrate`") from err
-        sizes = {len(model.features), len(model.mean), len(model.scale), len(model.coef)}
-        if len(sizes) != 1 or not model.residuals:
+    def validate(self, origin: str) -> None:
+        sizes = {len(self.features), len(self.mean), len(self.scale), len(self.coef)}
+        if len(sizes) != 1 or not self.residuals:
             raise AdviceError(f"{origin} is malformed: features, mean, scale and coef differ in "
                               "length or there are no residuals; refit it")
-        return model
-
-    def save(self, path: str | os.PathLike) -> Path:
-        write_json(path, self.to_dict())
-        return Path(path)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> AdviceModel:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise AdviceError(f"cannot read the advice model {path}: {err}") from err
-        return cls.from_dict(data, origin=str(path))
 
     # --- compatibility ------------------------------------------------------------------------
 

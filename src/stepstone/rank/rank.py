@@ -17,9 +17,9 @@ from ..encode.encoder import Encoder
 from ..encode.models import canonical_model_name
 from ..engines import get_executor
 from ..errors import HubError
-from ..esm.embedding import embedding_mismatch, expected_embedding
 from ..hub.catalog import HubEntry
 from ..hub.hub import Hub
+from .compatibility import expected_embeddings, split_compatible
 from .advice import ADVICE_FILE, AdviceModel, advise, inputs_for, load_advice
 from .diverse import select_diverse
 from .context import RankContext
@@ -142,7 +142,7 @@ def _encoder_and_entries(hub: Hub, entries: list[HubEntry], options: EmbeddingOp
                          task: TaskData, show_progress: bool | None
                          ) -> tuple[Encoder, list[HubEntry], list[Skipped]]:
     """The encoder (the hub's embedding unless given) and the entries made for it."""
-    expected = _expected_embeddings(entries)
+    expected = expected_embeddings(entries)
     encoder = options.encoder
     if encoder is None:
         spec = _hub_spec(entries, expected, hub, options.model_name)
@@ -150,7 +150,8 @@ def _encoder_and_entries(hub: Hub, entries: list[HubEntry], options: EmbeddingOp
                           pooling=spec.get("pooling"), max_length=spec.get("max_length", 128),
                           pair_mode=spec.get("pair_mode", "tokenizer"), device=options.device,
                           show_progress=show_progress, precision=options.precision)
-    entries, skipped = _compatible(entries, expected, encoder, pairs=task.is_pair)
+    entries, skipped = split_compatible(entries, encoder.spec.to_dict(), pairs=task.is_pair,
+                                        expected=expected)
     if not entries:
         example = f" (e.g. {skipped[0].esm_id}: {skipped[0].reason})" if skipped else ""
         raise HubError(f"no ESM in hub {hub.root} can be used with {encoder.spec.model_name} "
@@ -206,20 +207,6 @@ def _advice(method: str, ctx: RankContext, sources: list[RankedSource],
     return (*advise(model, sources, inputs, ctx.task.summary(), origin=origin), status)
 
 
-def _expected_embeddings(entries: list[HubEntry]) -> dict[str, dict[str, Any]]:
-    """esm id -> the embedding spec its ESM expects (hfselect's for ESMs that record none)."""
-    hfselect: dict[str, dict[str, Any]] = {}  # one look-up per base model, not per ESM
-    out = {}
-    for entry in entries:
-        if entry.block.embedding:
-            out[entry.id] = expected_embedding(entry.base_model, entry.config)
-        else:
-            if entry.base_model not in hfselect:
-                hfselect[entry.base_model] = expected_embedding(entry.base_model, {})
-            out[entry.id] = hfselect[entry.base_model]
-    return out
-
-
 def _hub_spec(entries: list[HubEntry], expected: dict[str, dict[str, Any]], hub: Hub,
               model_name: str | None) -> dict[str, Any]:
     """The embedding to use: the most common one the entries expect (among those for
@@ -235,24 +222,6 @@ def _hub_spec(entries: list[HubEntry], expected: dict[str, dict[str, Any]], hub:
     if model_name:
         spec["model_name"] = model_name  # keep the caller's spelling (a local folder, say)
     return spec
-
-
-def _compatible(entries: list[HubEntry], expected: dict[str, dict[str, Any]], encoder: Encoder,
-                *, pairs: bool) -> tuple[list[HubEntry], list[Skipped]]:
-    """Keep ESMs made for this encoder's embedding: same base model, pooling and max length,
-    and for a target of text pairs the same way of joining them (an ESM maps one embedding
-    space; another one gives meaningless scores)."""
-    used = encoder.spec.to_dict()
-    keep, skipped = [], []
-    for entry in entries:
-        # the catalog's base model, not the spec's: an hfselect ESM records only the former
-        made_for = {**expected[entry.id], "model_name": entry.base_model}
-        mismatch = embedding_mismatch(made_for, used, pairs=pairs)
-        if mismatch:
-            skipped.append(Skipped(entry.id, f"made for {mismatch}"))
-        else:
-            keep.append(entry)
-    return keep, skipped
 
 
 def _split_target(entries: list[HubEntry], task: TaskData, include: bool

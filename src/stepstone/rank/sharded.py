@@ -22,9 +22,11 @@ import numpy as np
 from ..data.task import TaskData
 from ..encode.encoder import Encoder
 from ..engines import Executor, Job, LocalExecutor
+from ..errors import HubError
 from ..hub.catalog import HubEntry
 from ..hub.hub import Hub
 from ..hub.packed import BLOCK_SIZE, ensure_pack
+from .compatibility import split_compatible
 from .context import MethodScores, RankContext, gather
 from .registry import Execution, get_method
 
@@ -46,6 +48,12 @@ def score_shard(method: str, shard: Shard) -> Any:
     """``method``'s per-source scores or parts of one shard (in a worker process)."""
     os.environ.setdefault("STEPSTONE_WORKERS", "1")  # one core per job: no oversubscription
     encoder = Encoder(**shard.encoder, show_progress=False)
+    _, wrong = split_compatible(list(shard.entries), encoder.spec.to_dict(),
+                                pairs=shard.task.is_pair)
+    if wrong:  # the driver filters them out; a shard built by hand may not have
+        raise HubError(f"{len(wrong)} ESM(s) of this shard were made for another embedding than "
+                       f"{encoder.spec.model_name}'s (e.g. {wrong[0].esm_id}: {wrong[0].reason}):"
+                       " keep only compatible entries (stepstone.rank.compatibility)")
     ctx = RankContext(task=shard.task, hub=Hub(shard.hub_root), entries=list(shard.entries),
                       encoder=encoder, show_progress=False, seed=shard.seed,
                       models_dir=Path(shard.models_dir) if shard.models_dir else None)

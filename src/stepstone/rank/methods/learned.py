@@ -17,18 +17,15 @@ cells, and its out-of-target residuals, from which P(gain > 0) comes as for the 
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 
-from ..._io import write_json
 from ...errors import AdviceError, UnsupportedTargetError
 from ...hub.catalog import HubEntry
 from ..context import MethodScores, RankContext
+from ..model_file import JsonModelFile
 from ..registry import MethodInfo, Need, PoolUse, Reference, get_method, register
 
 #: Per-source scores that run in seconds on the bundled hub and take any target type
@@ -40,8 +37,6 @@ TARGET_DESCRIPTORS = ("log_target_rows", "log_classes", "regression", "pair", "b
 FEATURES = tuple(f"z:{m}" for m in INPUT_METHODS) + SOURCE_DESCRIPTORS + TARGET_DESCRIPTORS
 FILE_NAME = "selector.json"
 _MAKE_ONE = "make one with `stepstone bench calibrate --grid GRID`"
-FORMAT = "stepstone-selector"
-VERSION = 1
 
 
 def standardised(scores: np.ndarray) -> np.ndarray:
@@ -89,8 +84,13 @@ def feature_matrix(method_scores: dict[str, dict[str, float]], ids: list[str],
 
 
 @dataclass
-class SelectorModel:
+class SelectorModel(JsonModelFile):
     """A fitted selector (see the module docstring); plain data, saved as JSON."""
+
+    FORMAT: ClassVar[str] = "stepstone-selector"
+    VERSION: ClassVar[int] = 1
+    WHAT: ClassVar[str] = "learned selector"
+    MAKE_ONE: ClassVar[str] = _MAKE_ONE
 
     kind: str  # "ridge" or "boosting"
     features: list[str]
@@ -131,42 +131,10 @@ class SelectorModel:
             return np.full(len(gain), np.nan)
         return (np.asarray(gain)[:, None] + res[None, :] > 0).mean(axis=1)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "version": VERSION, **asdict(self)}
-
-    def save(self, path: str | os.PathLike) -> Path:
-        write_json(path, self.to_dict())
-        return Path(path)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> SelectorModel:
-        path = Path(path)
-        if not path.is_file():
-            raise AdviceError(f"no learned selector at {path}: {_MAKE_ONE}")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise AdviceError(f"cannot read the learned selector {path}: {err}") from err
-        return cls.from_dict(data, origin=str(path))
-
-    @classmethod
-    def from_dict(cls, data: Any, *, origin: str = "selector") -> SelectorModel:
-        """A selector from its JSON form; a file of another kind, version or feature set is
-        refused with what to do."""
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise AdviceError(f"{origin} is not a stepstone selector (no \"format\": "
-                              f"\"{FORMAT}\"): {_MAKE_ONE}")
-        if data.get("version", 0) > VERSION:
-            raise AdviceError(f"{origin} has version {data['version']}; this stepstone reads "
-                              f"version {VERSION}: upgrade stepstone or refit it")
-        try:
-            model = cls(**{k: v for k, v in data.items() if k not in ("format", "version")})
-        except TypeError as err:
-            raise AdviceError(f"{origin} is malformed: {err}; refit it") from err
-        if model.kind not in ("ridge", "boosting") or list(model.features) != list(FEATURES):
+    def validate(self, origin: str) -> None:
+        if self.kind not in ("ridge", "boosting") or list(self.features) != list(FEATURES):
             raise AdviceError(f"{origin} was fitted on other features or by another model kind "
-                              f"({model.kind}); refit it with this stepstone: {_MAKE_ONE}")
-        return model
+                              f"({self.kind}); refit it with this stepstone: {_MAKE_ONE}")
 
     def check(self, *, model_name: str, entries: list[HubEntry], origin: str) -> None:
         """Refuse a selector fitted for another base model, or for a hub that shares none of
