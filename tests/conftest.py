@@ -12,10 +12,22 @@ from tests.helpers import make_texts, write_pool_task
 from tests.rank.built import built  # noqa: F401  (fixture: a tiny hub built end to end)
 
 
+@pytest.fixture(scope="session")
+def integration_cache(tmp_path_factory) -> Path:
+    """One cache for the integration tests of a run: MiniLM embeddings of the shared datasets
+    and evaluation scores are keyed by model, sample and code, so a later test reuses what an
+    earlier one computed, as a user's cache does (each test embedded them again: ~1 min)."""
+    return tmp_path_factory.mktemp("integration-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path_factory, monkeypatch):
-    """No test reads or writes the user's cache, hub or progress settings."""
-    cache = tmp_path_factory.mktemp("cache")
+def _isolated_env(request, tmp_path_factory, monkeypatch):
+    """No test reads or writes the user's cache, hub or progress settings. Unit tests get a
+    cache of their own; integration tests share the run's (:func:`integration_cache`)."""
+    if request.node.get_closest_marker("integration") is not None:
+        cache = request.getfixturevalue("integration_cache")
+    else:
+        cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("STEPSTONE_CACHE", str(cache))
     monkeypatch.setenv("STEPSTONE_NO_PROGRESS", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -43,9 +43,9 @@ def committed_methods() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory):
-    """One embedding cache for the module: each target is embedded once for all methods."""
-    return tmp_path_factory.mktemp("bench-cache")
+def shared_cache(integration_cache):
+    """One embedding cache for all methods: each target is embedded once (tests/conftest.py)."""
+    return integration_cache
 
 
 def test_ground_truth_is_complete():

@@ -189,7 +189,7 @@ def test_tuned_methods_need_the_models_folder(built, toy_task, tmp_path, monkeyp
 
 def test_taskemb_caches_source_embeddings(built, toy_task, monkeypatch):
     first = rank(toy_task, built, "taskemb").scores()
-    from stepstone.rank import taskemb as taskemb_module
+    from stepstone.rank.methods import taskemb as taskemb_module
 
     calls = []
     original = taskemb_module.fisher_task_embedding

@@ -25,7 +25,7 @@ KEPT = ("sst2", "query_wellformedness")
                                     if ":" not in m and m not in TUNED]
                          + ["fusion:esm-logme,textemb,vocab-overlap"])
 def test_method_ranks_every_source_of_the_default_hub(method):
-    ranking = rank_sources(SHARED_DATASETS / "tweeteval_irony", method=method, num_examples=300)
+    ranking = rank_sources(SHARED_DATASETS / "tweeteval_irony", method=method, num_examples=160)
     hub = Hub(default_hub_path())
     others = [e for e in hub.entries() if e.id != "tweeteval_irony"]  # not the target's own
     assert len(ranking) == len(others)

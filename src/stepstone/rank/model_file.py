@@ -3,7 +3,7 @@ one way to write, read and refuse them.
 
 A file names its format and version; a reader refuses another format, a newer version or
 fields it does not know, each with what to do, instead of failing somewhere in the ranking.
-JSON, not pickle: the files travel with hubs, and reading one must not run code.
+JSON only: the files travel with hubs, and reading one must not run code.
 """
 
 from __future__ import annotations
