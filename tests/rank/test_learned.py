@@ -69,3 +69,53 @@ def test_target_descriptors_describe_size_classes_and_room():
     r = target_descriptors({"task_type": "regression", "num_examples": 10, "num_classes": None,
                             "is_pair": False}, None)
     assert r["regression"] == 1.0 and r["log_classes"] == 0.0 and np.isnan(r["base_logme"])
+
+
+# --- the selector's gains in the rank output, only when its advice passes the bar -------------
+
+SKILLED = {"targets": 24, "brier": 0.15, "brier_base_rate": 0.20, "mae": 1.5,
+           "mae_constant": 2.0, "coverage": 0.80}
+
+
+def _with_advice(hub, advice):
+    model = SelectorModel.load(hub.root / FILE_NAME)
+    model.residuals = [-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 4.0, 6.0, 8.0]
+    model.grid, model.cells, model.targets = {"name": "synthetic", "target_examples": 64}, 30, \
+        ["a", "b", "c"]
+    model.target_types = ["classification"]
+    model.evaluation = {"advice": advice} if advice is not None else {}
+    model.save(hub.root / FILE_NAME)
+
+
+def test_a_skilled_selector_shows_its_gains_with_intervals_from_its_residuals(learned_hub,
+                                                                               toy_task):
+    _with_advice(learned_hub, SKILLED)
+    ranking = rank_sources(toy_task, hub=learned_hub, method="learned")
+    residuals = np.array([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 4.0, 6.0, 8.0])
+    low, high = np.quantile(residuals, [0.1, 0.9])  # the central 80 %
+    for source in ranking:
+        assert source.expected_gain == pytest.approx(source.score)
+        assert source.gain_low == pytest.approx(source.score + low)
+        assert source.gain_high == pytest.approx(source.score + high)
+        # P(gain > 0): the share of residuals r with score + r > 0, counted by hand
+        assert source.p_better == pytest.approx(sum(source.score + r > 0 for r in residuals) / 10)
+    rec = ranking.recommendation
+    assert rec["advice"]["shown"] and "passes the bar" in rec["advice"]["reason"]
+    best = max(ranking, key=lambda s: s.expected_gain)
+    assert best.task_name in rec["text"] and rec["model"]["grid"] == "synthetic"
+    assert "3 targets: a rough guide" in rec["note"]
+
+
+@pytest.mark.parametrize("advice, why", [
+    (None, "skill is unknown"),
+    ({**SKILLED, "brier": 0.19}, "miss the bar"),  # better than the base rate, not by 10 %
+    ({**SKILLED, "coverage": 0.60}, "miss the bar"),  # intervals too narrow
+    ({**SKILLED, "mae": 2.5}, "miss the bar"),
+])
+def test_a_selector_without_skill_shows_no_gains_and_says_why(learned_hub, toy_task, advice,
+                                                               why):
+    _with_advice(learned_hub, advice)
+    ranking = rank_sources(toy_task, hub=learned_hub, method="learned")
+    assert all(s.expected_gain is None and s.p_better is None for s in ranking)
+    status = ranking.recommendation["advice"]
+    assert status["shown"] is False and why in status["reason"]

@@ -180,6 +180,8 @@ def fit_selector(cells: pd.DataFrame, *, grid: Grid, hub: Hub, model_name: str,
     model.base_model = model_name
     model.grid = {"name": grid.name, "target_examples": grid.target_examples}
     model.cells, model.targets = len(cells), sorted(cells["target"].unique())
+    model.target_types = sorted({"regression" if r else "classification"
+                                 for r in cells["regression"].astype(bool)})
     model.evaluation = {"chosen": kind, "leave_one_target_out": evaluation}
     model.created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     model.library_version = __version__
@@ -215,12 +217,10 @@ def advice_loto(cells: pd.DataFrame, *, kind: str, interval: float = 0.8) -> pd.
 
 
 def has_skill(quality: dict[str, Any]) -> bool:
-    """The bar for showing per-source gains (the ranking-evidence issue): a leave-one-target-out
-    Brier score at most 0.9x the base rate's, a MAE below the constant's and 80 % intervals
-    covering 75-85 %."""
-    return (quality["brier"] <= 0.9 * quality["brier_base_rate"]
-            and quality["mae"] < quality["mae_constant"]
-            and 0.75 <= quality["coverage"] <= 0.85)
+    """The bar for showing per-source gains: :func:`stepstone.rank.evidence.meets_advice_bar`."""
+    from ..rank.evidence import meets_advice_bar
+
+    return meets_advice_bar(quality)
 
 
 def selector_markdown(model: SelectorModel) -> str:

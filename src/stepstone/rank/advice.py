@@ -141,6 +141,18 @@ def linear_gain(x: np.ndarray, *, mean: list[float], scale: list[float], coef: l
         @ np.asarray(coef) + intercept
 
 
+@dataclass(frozen=True)
+class FittedOn:
+    """What a model that predicts gains was fitted on, for its recommendation and caveats."""
+
+    grid: str | None
+    cells: int
+    targets: int
+    target_rows: tuple[int, int]  # (0, 0) when unknown
+    target_types: frozenset[str]  # empty when unknown
+    features: list[str]
+
+
 @dataclass
 class AdviceModel(JsonModelFile):
     """A fitted advice model (see the module docstring); plain data, saved as JSON."""
@@ -220,6 +232,13 @@ class AdviceModel(JsonModelFile):
         rows = [int(c["target_rows"]) for c in self.cells if c.get("target_rows")]
         return (min(rows), max(rows)) if rows else (0, 0)
 
+    def fitted_on(self) -> FittedOn:
+        return FittedOn(grid=self.grid.get("name"), cells=len(self.cells),
+                        targets=len(self.targets), target_rows=self.target_rows,
+                        target_types=frozenset(c["target_type"] for c in self.cells
+                                               if c.get("target_type")),
+                        features=list(self.features))
+
     def validate(self, origin: str) -> None:
         sizes = {len(self.features), len(self.mean), len(self.scale), len(self.coef)}
         if len(sizes) != 1 or not self.residuals:
@@ -279,13 +298,19 @@ def advise(model: AdviceModel, sources: list[RankedSource], inputs: FeatureInput
     """Sources with expected_gain, gain_low, gain_high, p_better filled in, and the
     recommendation."""
     pred = model.predict(feature_matrix(inputs, model.features))
-    out = [replace(s, expected_gain=float(pred["gain"][i]), gain_low=float(pred["low"][i]),
-                   gain_high=float(pred["high"][i]), p_better=float(pred["p_better"][i]))
-           for i, s in enumerate(sources)]
-    return out, recommend(out, model, target, origin=origin)
+    out = with_gains(sources, pred["gain"], pred["low"], pred["high"], pred["p_better"])
+    return out, recommend(out, model.fitted_on(), target, origin=origin)
 
 
-def recommend(sources: list[RankedSource], model: AdviceModel, target: dict[str, Any], *,
+def with_gains(sources: list[RankedSource], gain: np.ndarray, low: np.ndarray,
+               high: np.ndarray, p_better: np.ndarray) -> list[RankedSource]:
+    """Sources with expected_gain, gain_low, gain_high and p_better filled in, (S,) each."""
+    return [replace(s, expected_gain=float(gain[i]), gain_low=float(low[i]),
+                    gain_high=float(high[i]), p_better=float(p_better[i]))
+            for i, s in enumerate(sources)]
+
+
+def recommend(sources: list[RankedSource], fitted: FittedOn, target: dict[str, Any], *,
               origin: str) -> dict[str, Any]:
     """The source with the highest expected gain if it is :func:`worth_it`, else "fine-tune on
     your data directly"."""
@@ -303,26 +328,25 @@ def recommend(sources: list[RankedSource], model: AdviceModel, target: dict[str,
                 f"{best.expected_gain:+.1f} points, P = {best.p_better:.2f}): fine-tune on your "
                 "data directly.")
         pick = {"source": None, "esm_id": None, "rank": None, "best": best.task_name}
-    cells, targets = len(model.cells), len(model.targets)
-    return {"text": text, **pick, **fields, "note": _caveat(model, target),
-            "model": {"path": origin, "grid": model.grid.get("name"), "cells": cells,
-                      "targets": targets, "features": model.features}}
+    return {"text": text, **pick, **fields, "note": _caveat(fitted, target),
+            "model": {"path": origin, "grid": fitted.grid, "cells": fitted.cells,
+                      "targets": fitted.targets, "features": fitted.features}}
 
 
-def _caveat(model: AdviceModel, target: dict[str, Any]) -> str | None:
+def _caveat(fitted: FittedOn, target: dict[str, Any]) -> str | None:
     """What the user should know when the target is unlike the ones the model was fitted on."""
     notes = []
-    low, high = model.target_rows
+    low, high = fitted.target_rows
     rows = int(target.get("num_examples") or 0)
     if high and (rows > 2 * high or rows < low / 2):
         span = f"{low:,}" if low == high else f"{low:,}-{high:,}"
         notes.append(f"fitted on targets of {span} training examples, yours has {rows:,} "
                      "(gains usually shrink as the target grows)")
-    kinds = {c.get("target_type") for c in model.cells}
-    if target.get("task_type") not in kinds:
-        notes.append(f"fitted on {', '.join(sorted(k for k in kinds if k))} targets only")
-    if len(model.targets) < 10:
-        notes.append(f"fitted on {len(model.targets)} targets: a rough guide")
+    kinds = fitted.target_types
+    if kinds and target.get("task_type") not in kinds:
+        notes.append(f"fitted on {', '.join(sorted(kinds))} targets only")
+    if fitted.targets < 10:
+        notes.append(f"fitted on {fitted.targets} targets: a rough guide")
     return "; ".join(notes) or None
 
 

@@ -146,3 +146,35 @@ def advice_skill(evaluation: dict[str, Any], grid: str | None) -> tuple[bool, st
         return True, f"gain columns: the advice model beats its references ({figures})"
     return False, (f"gain columns left out: the advice model has no skill out of sample "
                    f"({figures})")
+
+
+def meets_advice_bar(quality: dict[str, Any]) -> bool:
+    """The bar a learned selector's per-source gains must pass to be shown (issue 25), on its
+    nested leave-one-target-out evaluation: a Brier score of P(gain > 0) at most 0.9x the base
+    rate's, a mean absolute error below a constant's and 80 % intervals covering 75-85 %."""
+    keys = ("brier", "brier_base_rate", "mae", "mae_constant", "coverage")
+    if not all(isinstance(quality.get(k), int | float) for k in keys):
+        return False
+    return (quality["brier"] <= 0.9 * quality["brier_base_rate"]
+            and quality["mae"] < quality["mae_constant"]
+            and 0.75 <= quality["coverage"] <= 0.85)
+
+
+def selector_skill(advice: dict[str, Any] | None, grid: str | None) -> tuple[bool, str]:
+    """Whether a learned selector's stored advice evaluation passes :func:`meets_advice_bar`,
+    and one line saying so."""
+    if not advice or not isinstance(advice.get("brier"), int | float):
+        return False, ("gain columns left out: the learned selector was fitted without an "
+                       "advice evaluation (refit it with `stepstone bench calibrate`), so its "
+                       "skill is unknown")
+    a = advice
+    figures = (f"nested leave-one-target-out on the {grid or '?'} grid's "
+               f"{a.get('targets', '?')} targets: Brier {a['brier']:.3f} vs "
+               f"{a['brier_base_rate']:.3f} for the base rate, gain error {a['mae']:.2f} vs "
+               f"{a['mae_constant']:.2f} for a constant, 80 % intervals covering "
+               f"{a.get('coverage', float('nan')):.0%}")
+    if meets_advice_bar(a):
+        return True, f"gain columns: the learned selector passes the bar ({figures})"
+    return False, ("gain columns left out: the learned selector's gains miss the bar (Brier "
+                   f"<= 0.9x the base rate's, error below a constant's, coverage 75-85 %; "
+                   f"{figures})")

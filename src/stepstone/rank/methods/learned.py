@@ -18,7 +18,7 @@ cells, and its out-of-target residuals, from which P(gain > 0) comes as for the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from ...hub.catalog import HubEntry
 from ..context import MethodScores, RankContext
 from ..model_file import JsonModelFile
 from ..registry import MethodInfo, Need, PoolUse, Reference, get_method, register
+
+if TYPE_CHECKING:
+    from ..advice import FittedOn
 
 #: Per-source scores that run in seconds on the bundled hub and take any target type
 #: (classification-only ones would leave regression targets without a feature).
@@ -107,6 +110,7 @@ class SelectorModel(JsonModelFile):
     grid: dict[str, Any] = field(default_factory=dict)
     cells: int = 0
     targets: list[str] = field(default_factory=list)
+    target_types: list[str] = field(default_factory=list)  # empty in files before 0.3
     importance: dict[str, float] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
     created: str = ""
@@ -130,6 +134,20 @@ class SelectorModel(JsonModelFile):
         if not len(res):
             return np.full(len(gain), np.nan)
         return (np.asarray(gain)[:, None] + res[None, :] > 0).mean(axis=1)
+
+    def interval_offsets(self, interval: float = 0.8) -> tuple[float, float]:
+        """The central ``interval`` of the out-of-target residuals, added to a predicted gain."""
+        tail = (1.0 - interval) / 2
+        low, high = np.quantile(np.asarray(self.residuals, dtype=np.float64), [tail, 1 - tail])
+        return float(low), float(high)
+
+    def fitted_on(self) -> FittedOn:
+        from ..advice import FittedOn
+
+        rows = int(self.grid.get("target_examples") or 0)
+        return FittedOn(grid=self.grid.get("name"), cells=self.cells, targets=len(self.targets),
+                        target_rows=(rows, rows), target_types=frozenset(self.target_types),
+                        features=list(self.features))
 
     def validate(self, origin: str) -> None:
         if self.kind not in ("ridge", "boosting") or list(self.features) != list(FEATURES):
@@ -209,3 +227,19 @@ register(MethodInfo(
     learned_method, needs=frozenset({Need.ESMS, Need.CONFIG, Need.SOURCE_STATS,
                                      Need.DOMAIN_STATS, Need.BASE_MODEL, Need.TRANSFERS}),
     pool=PoolUse.FUSED, reference=Reference.PREDICTED_GAIN, whole=True))
+
+
+def selector_advice(model: SelectorModel, sources: list[Any], target: dict[str, Any], *,
+                    origin: str) -> tuple[list[Any], dict[str, Any]]:
+    """A learned ranking's sources with their gains filled in (its scores are the predicted
+    gains; the 80 % interval and P(gain > 0) come from the model's out-of-target residuals), and
+    the recommendation. Shown only when the stored advice evaluation passes the bar
+    (:func:`stepstone.rank.evidence.selector_skill`); the caller checks."""
+    from ..advice import recommend, with_gains
+
+    if not model.residuals:
+        raise AdviceError(f"{origin} has no out-of-target residuals: refit it ({_MAKE_ONE})")
+    gain = np.array([s.score for s in sources], dtype=np.float64)
+    low, high = model.interval_offsets()
+    out = with_gains(sources, gain, gain + low, gain + high, model.p_better(gain))
+    return out, recommend(out, model.fitted_on(), target, origin=origin)
