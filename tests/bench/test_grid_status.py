@@ -112,3 +112,20 @@ def test_cli_text_and_json(tmp_path):
     data = json.loads(out.output)
     assert (data["done"], data["left"], data["rate"]) == (2, 10, None)
     assert [s["name"] for s in data["sources"]] == ["alpha", "beta", "gamma"]
+
+
+def test_cell_hours_left_from_the_measured_cell_times(tmp_path):
+    results = ResultsFile(tmp_path / "results")
+    timed = [(("alpha", BASELINE, 1), 30.0), (("alpha", BASELINE, 2), 50.0),
+             (("alpha", "beta", 1), 100.0), (("alpha", "beta", 2), 200.0),
+             (("alpha", "gamma", 1), 120.0)]
+    for i, (key, seconds) in enumerate(timed):
+        cell = _cell(*key, T0 + i * dt.timedelta(minutes=2))
+        results.append(Cell(**{**cell.__dict__, "seconds": seconds}))
+    status = grid_status(GRID, results.folder, now=T0 + dt.timedelta(minutes=10))
+    # medians by hand: baselines (30, 50) -> 40 s; source cells (100, 120, 200) -> 120 s
+    assert status.cell_seconds == {"baseline": 40.0, "source": 120.0}
+    # left: 2 baselines of gamma, 5 source cells (alpha-gamma 2; gamma-alpha 1, 2; gamma-beta 1, 2)
+    assert status.left_by_kind == {"baseline": 2, "source": 5}
+    assert status.cell_hours_left == pytest.approx((2 * 40 + 5 * 120) / 3600)
+    assert "about 0.2 cell-hours left (about 0.1 h on two workers)" in status.to_text()

@@ -6,7 +6,10 @@ it be done?" is asked often. The rate is measured, not assumed: it comes from th
 in ``transfer.csv`` of the latest run, taken as the last stretch of cells without a pause longer
 than :data:`RUN_GAP` (cells taken over from another grid, or runs of earlier days, are older
 and fall outside it). It includes the time spent fine-tuning source models during that stretch,
-so the estimate is rough while models are still being tuned.
+and whatever else shared the machine, so it is rough while models are still being tuned or
+other jobs ran. A second figure does not depend on the latest run: the cells left times the
+median measured seconds of a finished cell of their kind (every finished cell of the grid,
+whatever machine ran it), in cell-hours.
 """
 
 from __future__ import annotations
@@ -65,6 +68,10 @@ class GridStatus:
     sources: list[GroupProgress] = field(default_factory=list)
     targets: list[GroupProgress] = field(default_factory=list)
     rate: RunRate | None = None
+    #: median seconds of one finished cell (baselines, source cells), None when none finished
+    cell_seconds: dict[str, float | None] = field(default_factory=dict)
+    #: left cells of each kind
+    left_by_kind: dict[str, int] = field(default_factory=dict)
     #: the time of the status (ISO, UTC)
     now: str = ""
 
@@ -80,12 +87,28 @@ class GridStatus:
         return self.left / self.rate.cells_per_hour if self.rate else None
 
     @property
+    def cell_hours_left(self) -> float | None:
+        """The left cells times the median measured time of a finished cell of their kind
+        (one worker's hours; two workers on two cores need about half). Unlike the rate it
+        does not depend on what else ran beside the latest run, but each cell's own time does
+        (a loaded machine runs cells slower). Source models still to tune are not included."""
+        total = 0.0
+        for kind, left in self.left_by_kind.items():
+            if left:
+                seconds = self.cell_seconds.get(kind) or self.cell_seconds.get("source")
+                if seconds is None:
+                    return None
+                total += left * seconds
+        return total / 3600
+
+    @property
     def models_to_tune(self) -> list[str]:
         return [s.name for s in self.sources if s.model_kept is False and s.left]
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out.update(left=self.left, hours_left=self.hours_left, models_to_tune=self.models_to_tune)
+        out.update(left=self.left, hours_left=self.hours_left, models_to_tune=self.models_to_tune,
+                   cell_hours_left=self.cell_hours_left)
         return out
 
     def to_pandas(self):
@@ -99,6 +122,14 @@ class GridStatus:
                  f"({100 * self.done / max(self.total, 1):.1f} %), {self.left} left; "
                  f"baselines {self.baselines.done}/{self.baselines.total}"]
         lines.append(self._rate_line())
+        if self.left and self.cell_hours_left is not None:
+            per = ", ".join(f"{kind} {sec:.0f} s" for kind, sec in self.cell_seconds.items()
+                            if sec is not None)
+            lines.append(f"measured work: median cell time {per}; about "
+                         f"{self.cell_hours_left:.1f} cell-hours left (about "
+                         f"{self.cell_hours_left / 2:.1f} h on two workers"
+                         + (", plus the source models to tune)" if self.models_to_tune
+                            else ")"))
         if any(s.model_kept is not None for s in self.sources):
             kept = sum(bool(s.model_kept) for s in self.sources)
             todo = self.models_to_tune
@@ -145,7 +176,23 @@ def grid_status(grid: Grid, results_dir: str | os.PathLike, *,
         sources=[_source_progress(grid, source, done, models_dir) for source in grid.sources],
         targets=[GroupProgress(Path(t).name, sum(k in done for k in keys if k[0] == t),
                                sum(k[0] == t for k in keys)) for t in grid.targets],
-        rate=latest_run_rate(cells, now=now), now=now.isoformat(timespec="seconds"))
+        rate=latest_run_rate(cells, now=now), now=now.isoformat(timespec="seconds"),
+        cell_seconds={kind: _median([c.seconds for c in cells if _kind(c.source) == kind])
+                      for kind in ("baseline", "source")},
+        left_by_kind={kind: sum(k not in done for k in keys if _kind(k[1]) == kind)
+                      for kind in ("baseline", "source")})
+
+
+def _kind(source: str) -> str:
+    return "baseline" if source == BASELINE else "source"
+
+
+def _median(values: list[float]) -> float | None:
+    values = sorted(v for v in values if v is not None and v > 0)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
 def latest_run_rate(cells: list[Cell], *, now: dt.datetime) -> RunRate | None:
