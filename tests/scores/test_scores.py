@@ -285,6 +285,21 @@ def test_ridge_leave_one_out_errors_match_refitting():
                                rtol=1e-8)
 
 
+@pytest.mark.parametrize("n, d, rank", [(40, 6, 6), (12, 20, 12), (30, 10, 4), (8, 10, 3)])
+def test_ridge_weights_solve_the_penalised_normal_equations(n, d, rank):
+    """Tall, wide and rank-deficient features (rank < min(n, D): repeated directions, as a
+    map of lower rank gives): the fitted map is (XcᵀXc + αI)⁻¹ Xcᵀ yc at the chosen α."""
+    rng = np.random.default_rng(n + d + rank)
+    f = rng.standard_normal((n, rank)) @ rng.standard_normal((rank, d)) + 3.0
+    y = rng.standard_normal((n, 2))
+    fit = fit_ridge_loo(f, y, ridge_alphas(f))
+    xc, yc = f - f.mean(0), y - y.mean(0)
+    expected = np.linalg.solve(xc.T @ xc + fit.alpha * np.eye(d), xc.T @ yc)
+    np.testing.assert_allclose(fit.weights, expected, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(fit.predict(f), y.mean(0) + xc @ expected, rtol=1e-7,
+                               atol=1e-9)
+
+
 def test_ridge_probe_learns_a_linear_rule():
     rng = np.random.default_rng(4)
     f = rng.standard_normal((200, 5))

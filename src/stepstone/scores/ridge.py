@@ -6,9 +6,17 @@ Classification regresses the one-hot labels and predicts the arg-max (scikit-lea
 ``RidgeClassifierCV`` regresses ±1 targets instead: the same fits, the same α and the same
 predictions). The intercept is not penalised. The α grid is relative to the feature scale,
 10⁻³ … 10³ × tr(XcᵀXc)/D on all N examples, so a global rescaling of the features changes
-nothing; folds are a seeded random partition. The leave-one-out errors come from one SVD per
-fold: with Xc = U S Vᵀ, the hat matrix is 11ᵀ/n + U diag(s²/(s² + α)) Uᵀ; that is
-scikit-learn's ``RidgeCV(gcv_mode="svd")``, which does the fitting.
+nothing; folds are a seeded random partition. The leave-one-out errors come from one
+decomposition per fold: with Xc = U S Vᵀ, the hat matrix is 11ᵀ/n + U diag(s²/(s² + α)) Uᵀ, as
+in scikit-learn's ``RidgeCV(gcv_mode="svd")``.
+
+Written here rather than calling ``RidgeCV``: it takes U S and s² from the eigendecomposition
+of the smaller Gram matrix (XcᵀXc, D x D, when n >= D; XcXcᵀ otherwise) instead of an SVD of
+Xc, the same estimator 3.5x faster (800 x 384: 29 ms vs 104 ms per fold on an AMD EPYC), and
+esm-ridge fits five folds per ESM (the learned selector's slowest input). Round-off: the
+smallest eigenvalues lose precision, but every α of the grid is at least 10⁻³ x the mean
+eigenvalue, so they carry no weight. Tests check the errors against refitting without each
+example and the probe against ``RidgeClassifierCV``/``RidgeCV`` fixtures.
 """
 
 from __future__ import annotations
@@ -46,18 +54,45 @@ def ridge_alphas(features: np.ndarray) -> np.ndarray:
 
 
 def fit_ridge_loo(x: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> RidgeFit:
-    """Ridge with unpenalised intercept, α chosen by exact leave-one-out mean squared error:
-    scikit-learn's ``RidgeCV`` (``gcv_mode="svd"``: one SVD, the leave-one-out errors in closed
-    form). Shapes: x (n, D), y (n, K), alphas (A,) -> RidgeFit (weights (D, K))."""
-    from sklearn.linear_model import RidgeCV
+    """Ridge with unpenalised intercept, α chosen by exact leave-one-out mean squared error
+    (ties: the first α, as scikit-learn's ``RidgeCV``). Shapes: x (n, D), y (n, K),
+    alphas (A,) -> RidgeFit (weights (D, K))."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    alphas = np.asarray(alphas, dtype=np.float64)
+    n = len(x)
+    x_mean, y_mean = x.mean(0), y.mean(0)
+    xc, yc = x - x_mean, y - y_mean
+    scores, eigen, v = _thin_svd(xc)  # U S (n, r), s² (r,), V (D, r)
+    projected = scores.T @ yc  # S Uᵀ yc = Vᵀ Xcᵀ yc (r, K)
+    leverage_terms = scores * scores  # (U S)² (n, r)
+    errors = np.empty(len(alphas))
+    for a, alpha in enumerate(alphas):
+        shrink = 1.0 / (eigen + alpha)  # (r,)
+        fitted = scores @ (projected * shrink[:, None])  # U diag(s²/(s²+α)) Uᵀ yc
+        hat = 1.0 / n + leverage_terms @ shrink  # the hat matrix's diagonal
+        errors[a] = np.mean(((yc - fitted) / (1.0 - hat)[:, None]) ** 2)
+    best = int(np.argmin(errors))
+    # (XcᵀXc + αI)⁻¹ Xcᵀ yc = V diag(1/(s²+α)) Vᵀ Xcᵀ yc
+    weights = v @ (projected / (eigen + alphas[best])[:, None])
+    return RidgeFit(x_mean=x_mean, y_mean=y_mean, weights=weights, alpha=float(alphas[best]),
+                    loo_errors=errors)
 
-    model = RidgeCV(alphas=alphas, fit_intercept=True, gcv_mode="svd", store_cv_results=True)
-    model.fit(x, y)
-    weights = np.atleast_2d(model.coef_).T  # (D, K)
-    errors = model.cv_results_.reshape(len(x), -1, len(alphas)).mean(axis=(0, 1))
-    x_mean = x.mean(0)
-    return RidgeFit(x_mean=x_mean, y_mean=model.intercept_ + x_mean @ weights, weights=weights,
-                    alpha=float(model.alpha_), loo_errors=errors)
+
+def _thin_svd(xc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """U S (n, r), s² (r,) and V (D, r) of xc (n, D), from the eigendecomposition of the smaller
+    Gram matrix. When n < D, V = Xcᵀ U / s exists only where s > 0; directions with s² at
+    round-off level get V = 0 (their part of the fit, Uᵀ yc s / (s² + α), is nil anyway)."""
+    n, d = xc.shape
+    if n >= d:
+        eigen, v = np.linalg.eigh(xc.T @ xc)
+        return xc @ v, np.clip(eigen, 0.0, None), v
+    eigen, u = np.linalg.eigh(xc @ xc.T)
+    eigen = np.clip(eigen, 0.0, None)
+    scores = u * np.sqrt(eigen)
+    positive = eigen > (eigen.max() if eigen.size else 0.0) * 1e-12
+    v = np.zeros((d, n))
+    v[:, positive] = (xc.T @ scores[:, positive]) / eigen[positive]
+    return scores, eigen, v
 
 
 def fold_indices(n: int, folds: int, *, seed: int) -> list[np.ndarray]:
