@@ -129,3 +129,23 @@ def test_cell_hours_left_from_the_measured_cell_times(tmp_path):
     assert status.left_by_kind == {"baseline": 2, "source": 5}
     assert status.cell_hours_left == pytest.approx((2 * 40 + 5 * 120) / 3600)
     assert "about 0.2 cell-hours left (about 0.1 h on two workers)" in status.to_text()
+
+
+def test_cell_times_come_from_the_latest_stretch_when_it_has_enough_cells(tmp_path):
+    results = ResultsFile(tmp_path / "results")
+    old_day = T0 - dt.timedelta(days=1)
+    keys = [("alpha", "beta", 1), ("alpha", "beta", 2), ("alpha", "gamma", 1),
+            ("alpha", "gamma", 2), ("gamma", "alpha", 1), ("gamma", "alpha", 2)]
+    for i, key in enumerate(keys[:3]):  # yesterday, on a fast machine
+        results.append(Cell(**{**_cell(*key, old_day + i * dt.timedelta(minutes=1)).__dict__,
+                               "seconds": 10.0}))
+    for i, key in enumerate(keys[3:]):  # today: only 3 cells, fewer than MIN_RATE_CELLS
+        results.append(Cell(**{**_cell(*key, T0 + i * dt.timedelta(minutes=2)).__dict__,
+                               "seconds": 100.0}))
+    status = grid_status(GRID, results.folder, now=T0)
+    assert status.cell_seconds["source"] == pytest.approx(55.0)  # all six: (10 + 100) / 2
+    for i, key in enumerate([("gamma", "beta", 1), ("gamma", "beta", 2)]):  # 5 today now
+        results.append(Cell(**{**_cell(*key, T0 + (3 + i) * dt.timedelta(minutes=2)).__dict__,
+                               "seconds": 100.0}))
+    status = grid_status(GRID, results.folder, now=T0)
+    assert status.cell_seconds["source"] == pytest.approx(100.0)  # today's stretch only

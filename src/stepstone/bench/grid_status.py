@@ -8,8 +8,8 @@ than :data:`RUN_GAP` (cells taken over from another grid, or runs of earlier day
 and fall outside it). It includes the time spent fine-tuning source models during that stretch,
 and whatever else shared the machine, so it is rough while models are still being tuned or
 other jobs ran. A second figure does not depend on the latest run: the cells left times the
-median measured seconds of a finished cell of their kind (every finished cell of the grid,
-whatever machine ran it), in cell-hours.
+median measured seconds of a finished cell of their kind (the latest stretch of such cells
+when it has enough, else every finished cell of the grid), in cell-hours.
 """
 
 from __future__ import annotations
@@ -177,10 +177,23 @@ def grid_status(grid: Grid, results_dir: str | os.PathLike, *,
         targets=[GroupProgress(Path(t).name, sum(k in done for k in keys if k[0] == t),
                                sum(k[0] == t for k in keys)) for t in grid.targets],
         rate=latest_run_rate(cells, now=now), now=now.isoformat(timespec="seconds"),
-        cell_seconds={kind: _median([c.seconds for c in cells if _kind(c.source) == kind])
+        cell_seconds={kind: _median(_recent_seconds(cells, kind))
                       for kind in ("baseline", "source")},
         left_by_kind={kind: sum(k not in done for k in keys if _kind(k[1]) == kind)
                       for kind in ("baseline", "source")})
+
+
+def _recent_seconds(cells: list[Cell], kind: str) -> list[float]:
+    """Seconds of the finished cells of ``kind``: those of the latest run when it has at least
+    MIN_RATE_CELLS of them (the machine and targets at hand; cells taken over from another grid
+    or run elsewhere can be much faster or slower), else all."""
+    of_kind = sorted((c for c in cells if _kind(c.source) == kind), key=lambda c: c.finished)
+    times = [dt.datetime.fromisoformat(c.finished) for c in of_kind]
+    start = len(times) - 1
+    while start > 0 and times[start] - times[start - 1] <= RUN_GAP:
+        start -= 1
+    recent = of_kind[start:] if times else []
+    return [c.seconds for c in (recent if len(recent) >= MIN_RATE_CELLS else of_kind)]
 
 
 def _kind(source: str) -> str:
