@@ -188,12 +188,17 @@ def _recent_seconds(cells: list[Cell], kind: str) -> list[float]:
     MIN_RATE_CELLS of them (the machine and targets at hand; cells taken over from another grid
     or run elsewhere can be much faster or slower), else all."""
     of_kind = sorted((c for c in cells if _kind(c.source) == kind), key=lambda c: c.finished)
-    times = [dt.datetime.fromisoformat(c.finished) for c in of_kind]
-    start = len(times) - 1
+    recent = of_kind[_stretch_start([dt.datetime.fromisoformat(c.finished)
+                                     for c in of_kind]):]
+    return [c.seconds for c in (recent if len(recent) >= MIN_RATE_CELLS else of_kind)]
+
+
+def _stretch_start(times: list[dt.datetime]) -> int:
+    """Index where the last stretch of sorted ``times`` without a pause over RUN_GAP starts."""
+    start = max(len(times) - 1, 0)
     while start > 0 and times[start] - times[start - 1] <= RUN_GAP:
         start -= 1
-    recent = of_kind[start:] if times else []
-    return [c.seconds for c in (recent if len(recent) >= MIN_RATE_CELLS else of_kind)]
+    return start
 
 
 def _kind(source: str) -> str:
@@ -213,10 +218,7 @@ def latest_run_rate(cells: list[Cell], *, now: dt.datetime) -> RunRate | None:
     times = sorted(dt.datetime.fromisoformat(c.finished) for c in cells)
     if not times:
         return None
-    start = len(times) - 1
-    while start > 0 and times[start] - times[start - 1] <= RUN_GAP:
-        start -= 1
-    run = times[start:]
+    run = times[_stretch_start(times):]
     span = (run[-1] - run[0]).total_seconds() / 3600
     if len(run) < MIN_RATE_CELLS or span <= 0:
         return None
