@@ -23,7 +23,7 @@ from .compatibility import expected_embeddings, split_compatible
 from .advice import ADVICE_FILE, AdviceModel, advise, inputs_for, load_advice
 from .diverse import select_diverse
 from .context import RankContext
-from .evidence import advice_skill, selector_skill
+from .evidence import advice_skill
 from .registry import MethodInfo, Reference, get_method
 from .options import (EmbeddingOptions, ExecutionOptions, SelectionOptions, TargetOptions,
                       split_options)
@@ -138,21 +138,6 @@ def _advice_path(option: Any) -> Path | None:
     return Path(option).expanduser() if option not in (None, True, False) else None
 
 
-def _selector_advice(ctx: RankContext, sources: list[RankedSource]
-                     ) -> tuple[list[RankedSource], dict[str, Any] | None, dict[str, Any]]:
-    """A learned ranking's scores are predicted gains: with the selector's intervals and P they
-    are shown when its stored advice evaluation passes the bar, else one line says why."""
-    from .methods.learned import FILE_NAME, SelectorModel, selector_advice
-
-    path = ctx.hub.root / FILE_NAME
-    model = SelectorModel.load(path)  # the ranking has just used it
-    skilled, reason = selector_skill(model.evaluation.get("advice"), model.grid.get("name"))
-    status = {"shown": skilled, "reason": reason, "path": str(path)}
-    if not skilled:
-        return sources, None, status
-    return (*selector_advice(model, sources, ctx.task.summary(), origin=str(path)), status)
-
-
 def _encoder_and_entries(hub: Hub, entries: list[HubEntry], options: EmbeddingOptions,
                          task: TaskData, show_progress: bool | None
                          ) -> tuple[Encoder, list[HubEntry], list[Skipped]]:
@@ -193,8 +178,9 @@ def _advice(method: str, ctx: RankContext, sources: list[RankedSource],
     whether the gain columns are shown and why (None without a model)."""
     if reference is None or not sources or option is False:
         return sources, None, None
-    if method == "learned":
-        return _selector_advice(ctx, sources)
+    own = get_method(method).own_advice
+    if own is not None:  # its scores are predicted gains (the learned selector)
+        return own(ctx, sources)
     spec = ctx.encoder.spec
 
     def check(model: AdviceModel, origin: str) -> None:

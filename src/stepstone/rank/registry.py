@@ -98,6 +98,10 @@ class MethodInfo:
     components: tuple[str, ...] = ()
     #: needs the pool at once and has no per-source parts: never sharded
     whole: bool = False
+    #: for a method whose scores are predicted gains: ``own_advice(ctx, sources) -> (sources
+    #: with their gain columns, recommendation or None, status)``, used instead of the hub's
+    #: advice model
+    own_advice: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         if (self.func is None) == (self.compose is None):

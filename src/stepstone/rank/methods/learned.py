@@ -221,14 +221,6 @@ def learned_method(ctx: RankContext) -> MethodScores:
     return out
 
 
-#: The input methods' scores are standardised over the pool, so it runs whole on the driver.
-register(MethodInfo(
-    "learned", "predicted gain of a selector fitted on the ground truth (bench calibrate)",
-    learned_method, needs=frozenset({Need.ESMS, Need.CONFIG, Need.SOURCE_STATS,
-                                     Need.DOMAIN_STATS, Need.BASE_MODEL, Need.TRANSFERS}),
-    pool=PoolUse.FUSED, reference=Reference.PREDICTED_GAIN, whole=True))
-
-
 def selector_advice(model: SelectorModel, sources: list[Any], target: dict[str, Any], *,
                     origin: str) -> tuple[list[Any], dict[str, Any]]:
     """A learned ranking's sources with their gains filled in (its scores are the predicted
@@ -243,3 +235,28 @@ def selector_advice(model: SelectorModel, sources: list[Any], target: dict[str, 
     low, high = model.interval_offsets()
     out = with_gains(sources, gain, gain + low, gain + high, model.p_better(gain))
     return out, recommend(out, model.fitted_on(), target, origin=origin)
+
+
+def learned_advice(ctx: RankContext, sources: list[Any]
+                   ) -> tuple[list[Any], dict[str, Any] | None, dict[str, Any]]:
+    """The learned method's own advice (``MethodInfo.own_advice``): its scores are predicted
+    gains, shown with the selector's intervals and P when its stored advice evaluation passes
+    the bar, else one line says why."""
+    from ..evidence import selector_skill
+
+    path = ctx.hub.root / FILE_NAME
+    model = SelectorModel.load(path)  # the ranking has just used it
+    skilled, reason = selector_skill(model.evaluation.get("advice"), model.grid.get("name"))
+    status = {"shown": skilled, "reason": reason, "path": str(path)}
+    if not skilled:
+        return sources, None, status
+    return (*selector_advice(model, sources, ctx.task.summary(), origin=str(path)), status)
+
+
+#: The input methods' scores are standardised over the pool, so it runs whole on the driver.
+register(MethodInfo(
+    "learned", "predicted gain of a selector fitted on the ground truth (bench calibrate)",
+    learned_method, needs=frozenset({Need.ESMS, Need.CONFIG, Need.SOURCE_STATS,
+                                     Need.DOMAIN_STATS, Need.BASE_MODEL, Need.TRANSFERS}),
+    pool=PoolUse.FUSED, reference=Reference.PREDICTED_GAIN, whole=True,
+    own_advice=learned_advice))
