@@ -154,3 +154,62 @@ def test_a_method_failing_on_every_target_is_reported_once(tmp_path, monkeypatch
     assert set(evaluation.failed) == {"taskemb", "esm-logme"}
     assert set(evaluation.per_target.method) == {"no transfer", "random (expected)"}
     assert not list((tmp_path / "cache").glob("evaluate/*.json"))
+
+
+def _disable_not_scoring_functions(monkeypatch) -> int:
+    """Replace every function defined in a NOT_SCORING module, wherever a stepstone module
+    holds it, by one that raises; the number replaced."""
+    import importlib
+    import sys
+    import types
+    from pathlib import Path
+
+    import stepstone
+    from stepstone.bench.score_cache import is_not_scoring
+
+    root = Path(stepstone.__file__).resolve().parent
+    excluded = set()
+    for path in root.rglob("*.py"):
+        relative = path.relative_to(root).as_posix()
+        if is_not_scoring(relative):
+            name = "stepstone." + relative[:-3].replace("/", ".").removesuffix(".__init__")
+            importlib.import_module(name)  # loaded, so every holder of its functions is seen
+            excluded.add(name)
+    assert {"stepstone.rank.methods.learned", "stepstone.rank.render.table"} <= excluded
+
+    def raiser(name):
+        def disabled(*args, **kwargs):
+            raise AssertionError(f"a kept score called {name}, which the code digest leaves out")
+        return disabled
+
+    replaced = 0
+    for module in [m for n, m in sys.modules.items() if n.startswith("stepstone")]:
+        for attr, value in list(vars(module).items()):
+            if isinstance(value, types.FunctionType) and value.__module__ in excluded:
+                monkeypatch.setattr(module, attr, raiser(f"{value.__module__}.{attr}"))
+                replaced += 1
+    return replaced
+
+
+def test_kept_scores_never_use_the_modules_left_out_of_the_code_digest(built, tiny_bert,
+                                                                       toy_task, monkeypatch):
+    """The digest leaves NOT_SCORING out, so a kept method must score without them: every kept
+    method gives the same scores with their functions disabled."""
+    import stepstone.rank  # noqa: F401  (every module of the ranking loaded)
+    from stepstone.encode import Encoder
+    from stepstone.rank import RankContext
+    from stepstone.rank.registry import method_infos
+
+    hub = Hub(built.hub_root)
+    kept = [info for info in method_infos() if is_independent(info.name)]
+    assert len(kept) >= 10
+
+    def scores(info):
+        ctx = RankContext(task=toy_task, hub=hub, entries=hub.entries(), show_progress=False,
+                          encoder=Encoder(tiny_bert, pooling="mean", show_progress=False))
+        return info.run(ctx).scores
+
+    before = {info.name: scores(info) for info in kept}
+    assert _disable_not_scoring_functions(monkeypatch) > 20
+    for info in kept:
+        assert scores(info) == before[info.name], info.name

@@ -13,8 +13,9 @@ read nothing per source (random: nothing worth keeping) are always recomputed.
 A kept score is used only when everything it was computed from is the same: the method and
 its options, the target and its training sample, every candidate's ESM (its digest) and the
 code that computes scores (a digest of the ``data``, ``encode``, ``esm``, ``hub``, ``rank`` and
-``scores`` packages), so a fix to a method recomputes its scores by itself. Files are JSON,
-written atomically; an unreadable one is recomputed.
+``scores`` packages, less the modules of :data:`NOT_SCORING`), so a fix to a method recomputes
+its scores by itself, while an edit to the rendering or to the learned selector keeps them.
+Files are JSON, written atomically; an unreadable one is recomputed.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ logger = logging.getLogger(__name__)
 #: The packages whose code decides a method's scores.
 SCORING_PACKAGES = ("data", "encode", "esm", "hub", "rank", "scores")
 
+#: Modules of those packages that no kept score is computed with: rendering, the
+#: recommendation and its evidence, stability, and the learned selector (a whole-pool method,
+#: never kept). Left out of the digest so that working on them keeps half an hour of scores;
+#: tests/bench/test_score_cache.py checks that every kept method scores with their functions
+#: disabled. A path names a module or a folder, relative to the ``stepstone`` package.
+NOT_SCORING = ("rank/render", "rank/recommend.py", "rank/evidence.py", "rank/stability.py",
+               "rank/methods/learned.py")
+
 
 def is_independent(method: str) -> bool:
     """Whether ``method``'s scores are kept: a source's score depends on that source alone
@@ -51,13 +60,22 @@ def is_independent(method: str) -> bool:
             and Need.TUNED_MODELS not in info.needs)
 
 
+def is_not_scoring(relative: str) -> bool:
+    """Whether the module at ``relative`` (``rank/render/plot.py``) is one of
+    :data:`NOT_SCORING`."""
+    return any(relative == p or relative.startswith(p.rstrip("/") + "/") for p in NOT_SCORING)
+
+
 @lru_cache(maxsize=1)
 def code_digest() -> str:
-    """sha256 of the source files of :data:`SCORING_PACKAGES` (names and contents)."""
+    """sha256 of the source files of :data:`SCORING_PACKAGES` but :data:`NOT_SCORING` (names
+    and contents)."""
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
     for package in SCORING_PACKAGES:
         for path in sorted((root / package).rglob("*.py")):
+            if is_not_scoring(path.relative_to(root).as_posix()):
+                continue
             digest.update(str(path.relative_to(root)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
