@@ -1,5 +1,6 @@
 """Small targets: a warning (Ranking.warnings, str(Ranking), the CLI table) with the sizes at
-which the benchmark's results hold, and a refusal of a class with one example."""
+which the benchmark's results hold, and a refusal of a target whose classes of one example
+leave fewer than two classes to compare on."""
 
 from __future__ import annotations
 
@@ -32,12 +33,15 @@ def test_which_methods_use_labels():
     assert not uses_labels("fusion-z:textemb,vocab-overlap")
 
 
-def test_a_class_of_one_example_is_refused_by_name():
+def test_classes_of_one_example_are_refused_by_name_when_too_few_are_left():
     task = _task([2, 1], names=["ham", "spam"])
     with pytest.raises(LabelError, match="class 'spam' has only one example.*esm-logme"):
         check_target_size(task, "esm-logme")
     with pytest.raises(LabelError, match="classes 'a', 'c' have only one example each"):
         check_target_size(_task([1, 3, 1], names=["a", "b", "c"]), "esm-knn")
+    # a rare class beside two with spread (a sample of a skewed task) is ranked, with a warning
+    warned = check_target_size(_task([60, 1, 50], names=["earn", "grain", "acq"]), "esm-logme")
+    assert len(warned) == 1 and "'grain' (1)" in warned[0]
     # a label-free method does not care; it still gets the warnings
     warnings = check_target_size(task, "textemb")
     assert any("only 3 examples" in w for w in warnings)
