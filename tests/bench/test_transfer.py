@@ -41,6 +41,21 @@ def test_cells_exclude_the_target_and_related_tasks(grid):
     assert len(reduced.cells()) == 5 * 3 + 3 * (16 + 16 + 15 + 15 + 15)  # cr loses none
 
 
+def test_the_report_names_every_left_out_source():
+    from stepstone.bench.report import exclusions_lines
+
+    large = load_grid("large")
+    line = exclusions_lines(large)[0]
+    expected = {"emobank_valence": "emobank_arousal", "mrpc": "stsb", "rte": "itself",
+                "sick_entailment": "sick_relatedness", "sst5": "mr, sst2, subj",
+                "stsb": "itself", "trec_coarse": "trec_fine"}
+    for target, left_out in expected.items():
+        assert f"{target} (not {left_out})" in line
+    assert line.count("(not ") == len(expected)  # every other target has all 23 candidates
+    assert sum(len(large.candidates(t)) for t in large.targets) == 24 * 23 - 9  # 543 x 3 seeds + 72 baselines = 1,701 cells
+    assert exclusions_lines(Grid(name="none", targets=("a",), sources=("b",), seeds=(1,))) == []
+
+
 def test_target_samples_are_disjoint(grid):
     train, held = target_samples(grid.targets[0], grid)
     assert len(train) == 30 and len(held) == 20

@@ -67,6 +67,7 @@ def _markdown(grid: Grid, truth: GroundTruth, evaluation: Evaluation, plots: lis
         "evaluation examples. Scores are accuracy (classification) or the mean of Pearson and "
         "Spearman correlation (regression), averaged over seeds; gains are in points "
         "(x 100) over fine-tuning the base model on the target directly.", "",
+        *exclusions_lines(grid),
         "## Does intermediate training help?", "",
         f"Share of (target, source) pairs above the no-transfer baseline: "
         f"**{helped.mean():.0%}** (mean over targets).", "",
@@ -88,6 +89,21 @@ def _markdown(grid: Grid, truth: GroundTruth, evaluation: Evaluation, plots: lis
     ]
     lines += [f"![{name}]({name})" for name in plots]
     return "\n".join(lines) + "\n"
+
+
+def exclusions_lines(grid: Grid) -> list[str]:
+    """One line naming, per target, the grid's sources it is never ranked against because they
+    share its texts (RELATED_GROUPS in bench/grids.py); nothing when there are none."""
+    left_out = {Path(t).name: sorted(Path(s).name for s in grid.sources
+                                     if Path(s).name not in
+                                     {Path(c).name for c in grid.candidates(t)})
+                for t in grid.targets}
+    named = [f"{t} (not {', '.join('itself' if x == t else x for x in s)})"
+             for t, s in sorted(left_out.items()) if s]
+    if not named:
+        return []
+    return ["A target is never ranked against itself or a source that shares its texts "
+            f"(that would measure text reuse, not transfer): {'; '.join(named)}.", ""]
 
 
 def benefit_section(truth: GroundTruth, folder: Path) -> list[str]:
