@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 
+from click.testing import CliRunner
+
 from stepstone.bench import Grid, ResultsFile, run_transfer
 from stepstone.bench.grids import GRIDS, MEDIUM, REDUCED
 from stepstone.bench.results import BASELINE, Cell, import_reused_cells
 from stepstone.bench.tuned_scores import TUNED_METHODS, TunedScores
 from stepstone.bench.workers import pending_cells
-from stepstone.finetune import FineTuneConfig
 from stepstone.build import BuildConfig, build_hub
+from stepstone.cli import main
+from stepstone.finetune import FineTuneConfig
 from stepstone.hub import Hub
 
 TINY = FineTuneConfig(epochs=1, batch_size=8, learning_rate=1e-3)
@@ -21,6 +24,13 @@ def _grid(pool) -> Grid:
                 sources=tuple(str(pool / n) for n in ("alpha", "beta", "gamma")),
                 target_examples=30, eval_examples=20, seeds=(1, 2), source_examples=30,
                 source_finetune=TINY, target_finetune=TINY)
+
+
+def grid_file(grid: Grid, folder) -> str:
+    """``grid`` as the JSON file the command line takes."""
+    path = folder / "grid.json"
+    path.write_text(json.dumps(grid.to_dict()))
+    return str(path)
 
 
 def test_two_workers_run_every_cell_once_and_store_tuned_scores(toy_pool, tiny_bert, tmp_path):
@@ -57,6 +67,22 @@ def test_two_workers_run_every_cell_once_and_store_tuned_scores(toy_pool, tiny_b
                          workers=1, hub=hub.root, tuned_methods=("logme", "leep"))
     assert again.finished == [] and len(ResultsFile(results).cells()) == 12
 
+    # scores lost for one target (refused when the grid ran) are stored again from the kept
+    # models, equal to the first ones; nothing else is added, and a second fill adds nothing
+    lines = store.csv.read_text().splitlines()
+    store.csv.write_text("\n".join(line for line in lines if not line.startswith("alpha,"))
+                         + "\n")
+    runner = CliRunner()
+    args = ["bench", "tuned-scores", "--grid", grid_file(grid, tmp_path), "--results",
+            str(results), "--models", str(models), "--tuned-methods", "logme,leep", "--hub",
+            str(hub.root)]
+    filled = runner.invoke(main, args)
+    assert filled.exit_code == 0, filled.output
+    # alpha's lost rows: logme of beta and gamma, leep of beta
+    assert "stored 3 tuned-model scores from 3 kept source models" in filled.output
+    assert TunedScores(results).table() == table
+    assert "stored 0 " in runner.invoke(main, args).output
+
 
 def test_reused_cells_are_taken_over_once(tmp_path):
     reduced = ResultsFile(tmp_path / "reduced")
@@ -84,7 +110,6 @@ def test_medium_grid_extends_the_reduced_one():
 
 def test_cli_default_tuned_methods_are_the_library_ones():
     from stepstone.cli import bench_cmd
-
     from stepstone.rank.registry import tuned_methods
 
     assert bench_cmd.TUNED_METHODS == TUNED_METHODS == tuned_methods()

@@ -79,8 +79,8 @@ def store_tuned_scores(grid: Grid, source: str, *, results_dir: str | os.PathLik
     """Score ``source``'s kept model with ``methods`` for every target that has it as a
     candidate, ranking each target's training sample as ``bench evaluate`` does; pairs already
     stored are skipped. Returns how many scores were added."""
-    from ..rank.rank import rank_sources
     from ..rank.methods.tuned import model_identity
+    from ..rank.rank import rank_sources
 
     store = TunedScores(results_dir)
     esm_id = slugify(task_name(source))
@@ -123,4 +123,22 @@ def store_tuned_scores(grid: Grid, source: str, *, results_dir: str | os.PathLik
                 store.append(rows)
                 added += len(rows)
     logger.info("stored %d tuned-model scores of %s", added, esm_id)
+    return added
+
+
+def fill_tuned_scores(grid: Grid, *, results_dir: str | os.PathLike,
+                      models_dir: str | os.PathLike, methods: tuple[str, ...] = TUNED_METHODS,
+                      hub: Hub | None = None) -> dict[str, int]:
+    """Store the scores missing for every source of ``grid`` whose model is kept in
+    ``models_dir`` (a target refused when the grid ran, a method added later); sources whose
+    model is not kept are left out. Returns scores added per source."""
+    from ..finetune.model import TunedModel
+
+    hub = hub if hub is not None else Hub(default_hub_path())
+    added = {}
+    for source in grid.sources:
+        if TunedModel.is_saved(Path(models_dir) / slugify(task_name(source))):
+            added[Path(source).name] = store_tuned_scores(
+                grid, source, results_dir=results_dir, models_dir=models_dir, methods=methods,
+                hub=hub)
     return added

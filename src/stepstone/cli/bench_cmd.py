@@ -91,6 +91,35 @@ def transfer(grid_name: str, results_dir: str | None, models_dir: str, only_avai
                f"(source model missing), {run.remaining} remaining")
 
 
+@bench.command("tuned-scores")
+@grid_options
+@click.option("--models", "models_dir", type=click.Path(file_okay=False),
+              default="artifacts/models", show_default=True,
+              help="Tuned source models kept by `bench transfer`.")
+@click.option("--tuned-methods", default=",".join(TUNED_METHODS), show_default=True,
+              help="Methods on tuned source models to store (comma-separated).")
+@hub_option
+@verbosity
+def tuned_scores(grid_name: str, results_dir: str | None, models_dir: str, tuned_methods: str,
+                 hub_path: str | None, verbose: int, quiet: bool) -> None:
+    """Store the tuned-model scores missing from the results (a target refused when the grid
+    ran, a method added later) for every source model kept in --models; stored pairs are
+    skipped, so it is safe beside running workers and to run again."""
+    from ..bench.tuned_scores import fill_tuned_scores
+    from ..hub import Hub
+
+    configure(verbose, quiet)
+    grid = _grid(grid_name)
+    added = fill_tuned_scores(grid, results_dir=_results_dir(results_dir, grid),
+                              models_dir=models_dir, hub=Hub(resolve_hub_path(hub_path)),
+                              methods=tuple(m.strip() for m in tuned_methods.split(",")
+                                            if m.strip()))
+    click.echo(f"stored {sum(added.values())} tuned-model scores from {len(added)} kept "
+               f"source models of grid {grid.name}"
+               + (f" ({', '.join(f'{s}: {n}' for s, n in added.items() if n)})"
+                  if any(added.values()) else ""))
+
+
 @bench.command()
 @grid_options
 @click.argument("other", type=click.Path(file_okay=False, exists=True))
@@ -163,8 +192,8 @@ def evaluate(grid_name: str, results_dir: str | None, hub_path: str | None, meth
     every other method, and the noise ceiling, from the committed ground truth."""
     from ..bench import evaluate_methods
     from ..bench.report_stats import interval_table, paired_table
-    from ..bench.uncertainty import GAIN_METRICS
     from ..bench.tables import markdown_table
+    from ..bench.uncertainty import GAIN_METRICS
 
     configure(verbose, quiet)
     grid = _grid(grid_name)
@@ -304,8 +333,13 @@ def calibrate(grid_name: str, results_dir: str | None, hub_path: str | None, met
     """Fit the advice model (predicted gain, recommendation) of a hub on a grid's measured
     transfers and write it next to the hub; print its leave-one-target-out quality. With
     --selector (default) also fit the learned selector."""
-    from ..bench.calibrate import (advice_quality, calibration_cells, fit_advice,
-                                   leave_one_target_out, quality_markdown)
+    from ..bench.calibrate import (
+        advice_quality,
+        calibration_cells,
+        fit_advice,
+        leave_one_target_out,
+        quality_markdown,
+    )
     from ..hub import Hub
     from ..rank.advice import ADVICE_FILE, DEFAULT_FEATURES
 
@@ -340,8 +374,13 @@ def _fit_selector(grid, folder: str, hub) -> None:
     """Fit, evaluate and write the learned selector (selector.json beside the hub)."""
     from .._io import write_text
     from ..bench.calibrate import advice_quality
-    from ..bench.selector import (advice_loto, fit_selector, has_skill, selector_cells,
-                                  selector_markdown)
+    from ..bench.selector import (
+        advice_loto,
+        fit_selector,
+        has_skill,
+        selector_cells,
+        selector_markdown,
+    )
     from ..rank.methods.learned import FILE_NAME
 
     cells = selector_cells(grid, folder, hub, show_progress=False)
