@@ -149,3 +149,24 @@ def test_cell_times_come_from_the_latest_stretch_when_it_has_enough_cells(tmp_pa
                                "seconds": 100.0}))
     status = grid_status(GRID, results.folder, now=T0)
     assert status.cell_seconds["source"] == pytest.approx(100.0)  # today's stretch only
+
+
+def test_tuned_score_gaps_of_recorded_models_are_named(tmp_path):
+    from stepstone.bench.tuned_scores import TunedScores
+
+    results = _results(tmp_path, [("alpha", BASELINE, 1)])
+    store = TunedScores(results.folder)
+    assert grid_status(GRID, results.folder).tuned_missing == {}  # nothing recorded yet
+    store.models.write_text("".join(json.dumps({"source": s, "model": s}) + "\n"
+                                    for s in ("beta", "gamma")))
+    # beta scored on alpha only; gamma (alpha's candidate) on nothing; alpha's model unrecorded
+    store.append([{"target": "alpha", "source": "beta", "method": "logme", "score": "0.1",
+                   "model": "beta", "finished": "now"}])
+    status = grid_status(GRID, results.folder)
+    assert status.tuned_missing == {"alpha": ["gamma"], "gamma": ["beta"]}
+    assert "tuned-model scores missing for 2 (target, source) pairs (alpha: 1, gamma: 1)" \
+        in status.to_text()
+    store.append([{"target": t, "source": s, "method": "leep", "score": "0.2", "model": s,
+                   "finished": "now"} for t, s in (("alpha", "gamma"), ("gamma", "beta"))])
+    status = grid_status(GRID, results.folder)
+    assert status.tuned_missing == {} and "tuned-model scores missing" not in status.to_text()

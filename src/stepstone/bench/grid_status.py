@@ -10,6 +10,10 @@ and whatever else shared the machine, so it is rough while models are still bein
 other jobs ran. A second figure does not depend on the latest run: the cells left times the
 median measured seconds of a finished cell of their kind (the latest stretch of such cells
 when it has enough, else every finished cell of the grid), in cell-hours.
+
+It also names the gaps in the tuned-model scores: (target, source) pairs of a source whose model
+has been recorded (``source_models.jsonl``) without a single stored score, e.g. a target that was
+refused when the grid ran; ``bench tuned-scores`` fills them from the kept models.
 """
 
 from __future__ import annotations
@@ -74,6 +78,8 @@ class GridStatus:
     left_by_kind: dict[str, int] = field(default_factory=dict)
     #: the time of the status (ISO, UTC)
     now: str = ""
+    #: target -> sources with a recorded model but no stored tuned-model score for the target
+    tuned_missing: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def left(self) -> int:
@@ -136,6 +142,11 @@ class GridStatus:
             lines.append(f"source models kept: {kept} of {len(self.sources)}"
                          + (f"; still to fine-tune for unfinished cells: {len(todo)} "
                             f"({', '.join(todo)})" if todo else ""))
+        if self.tuned_missing:
+            pairs = sum(len(v) for v in self.tuned_missing.values())
+            lines.append(f"tuned-model scores missing for {pairs} (target, source) pairs ("
+                         + ", ".join(f"{t}: {len(v)}" for t, v in self.tuned_missing.items())
+                         + "): `stepstone bench tuned-scores` stores them from the kept models")
         width = max([len(g.name) for g in self.sources + self.targets] + [6])
         lines += ["", f"{'source':<{width}}  done / cells  targets complete  model"]
         for s in self.sources:
@@ -180,7 +191,34 @@ def grid_status(grid: Grid, results_dir: str | os.PathLike, *,
         cell_seconds={kind: _median(_recent_seconds(cells, kind))
                       for kind in ("baseline", "source")},
         left_by_kind={kind: sum(k not in done for k in keys if _kind(k[1]) == kind)
-                      for kind in ("baseline", "source")})
+                      for kind in ("baseline", "source")},
+        tuned_missing=tuned_gaps(grid, results_dir))
+
+
+def tuned_gaps(grid: Grid, results_dir: str | os.PathLike) -> dict[str, list[str]]:
+    """target -> the sources whose model is recorded in ``source_models.jsonl`` but have no
+    stored tuned-model score for it although it is their candidate (LogME scores every target
+    type, so every such pair should have one)."""
+    import json
+
+    from ..data.loaders import task_name
+    from ..hub.hub import slugify
+    from .tuned_scores import TunedScores
+
+    store = TunedScores(results_dir)
+    if not store.models.is_file():
+        return {}
+    recorded = {json.loads(line)["source"] for line in store.models.read_text().splitlines()
+                if line.strip()}
+    stored = {(r["target"], r["source"]) for r in store.rows()}
+    gaps = {}
+    for target in grid.targets:
+        name = Path(target).name
+        missing = sorted(esm for esm in (slugify(task_name(s)) for s in grid.candidates(target))
+                         if esm in recorded and (name, esm) not in stored)
+        if missing:
+            gaps[name] = missing
+    return gaps
 
 
 def _recent_seconds(cells: list[Cell], kind: str) -> list[float]:
