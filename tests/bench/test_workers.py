@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
+from types import SimpleNamespace
 
+import pytest
 from click.testing import CliRunner
 
-from stepstone.bench import Grid, ResultsFile, run_transfer
+from stepstone.bench import Grid, ResultsFile, run_transfer, workers
 from stepstone.bench.grids import GRIDS, MEDIUM, REDUCED
 from stepstone.bench.results import BASELINE, Cell, import_reused_cells
 from stepstone.bench.tuned_scores import TUNED_METHODS, TunedScores
@@ -160,3 +165,52 @@ def test_a_second_machine_takes_cells_from_the_end_and_merges_them_back(toy_pool
     assert len(keys) == len(set(keys)) == 5
     meta = ResultsFile(home).read_meta()
     assert meta["merged"][0]["cells"] == 3 and meta["merged"][0]["devices"] == ["cpu"]
+
+
+def _settings(tmp_path) -> workers.WorkerSettings:
+    grid = Grid(name="toy", targets=("alpha",), sources=("beta",), seeds=(1,))
+    return workers.WorkerSettings(grid=grid, results_dir=str(tmp_path / "results"),
+                                  models_dir=str(tmp_path / "models"), model_name="m")
+
+
+def test_a_worker_whose_run_died_stops_before_its_next_cell(tmp_path, monkeypatch):
+    ran = []
+    settings = _settings(tmp_path)
+    monkeypatch.setattr(workers, "_RUN_PID", os.getppid() + 1)  # re-parented: its run is gone
+    assert workers.work(settings, lambda cell, model: ran.append(cell), lambda s: None) == 0
+    assert ran == []
+    monkeypatch.setattr(workers, "_RUN_PID", os.getppid())  # its run is alive: a cell runs
+    settings.max_cells = 1
+    assert workers.work(settings, lambda cell, model: ran.append(cell), lambda s: None) == 1
+    assert len(ran) == 1
+
+
+def test_sigterm_to_a_run_terminates_its_workers(tmp_path, monkeypatch):
+    terminated = []
+
+    class FakeProcess:  # alive until terminated; the first join brings the run a SIGTERM
+        def __init__(self, target, args, name):
+            self.name, self.exitcode = name, None
+
+        def start(self):
+            pass
+
+        def is_alive(self):
+            return self.name not in terminated
+
+        def join(self, timeout=None):
+            if not terminated:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(1)  # the handler interrupts this
+
+        def terminate(self):
+            terminated.append(self.name)
+
+    monkeypatch.setattr(workers.multiprocessing, "get_context",
+                        lambda method: SimpleNamespace(Process=FakeProcess))
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as stopped:
+        workers.run_workers(_settings(tmp_path), 2)
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert terminated == ["transfer-worker-0", "transfer-worker-1"]
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is the run's only

@@ -14,6 +14,10 @@ processes can share a results folder:
 Cells are taken source by source (the order of :func:`pending_cells`), preferring the source
 whose model a worker already holds in memory, so a model is loaded by few workers and a run
 stopped at any point leaves at most one partly measured source per worker.
+
+A run's spawned workers end with it: SIGTERM to the run terminates them (as Ctrl-C does), and a
+worker whose run died anyway (SIGKILL) stops before its next cell, instead of running on with
+the code it was started with.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -99,6 +105,9 @@ def work(settings: WorkerSettings, run_cell: CellRunner, get_model: ModelGetter,
     loaded: tuple[str | None, TunedModel | None] = (None, None)
     ran, unusable = 0, set()
     while settings.max_cells is None or ran < settings.max_cells:
+        if _orphaned():
+            logger.warning("the run that started this worker is gone: stopping")
+            break
         todo = [c for c in pending_cells(settings.grid, results) if c[1] not in unusable]
         if settings.from_end:
             todo.reverse()
@@ -187,6 +196,8 @@ def run_workers(settings: WorkerSettings, workers: int, *,
     finished so far (for one progress bar in the parent).
     """
     ctx = multiprocessing.get_context("spawn")  # no forked torch / BLAS thread state
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if on_main_thread else None
     procs = [ctx.Process(target=worker_main, args=(settings, i), name=f"transfer-worker-{i}")
              for i in range(workers)]
     for proc in procs:
@@ -202,13 +213,32 @@ def run_workers(settings: WorkerSettings, workers: int, *,
         for proc in procs:
             proc.terminate()
         raise
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     if on_progress is not None:
         on_progress(len(settings.grid.cells_done(results.done())))
     return [p.exitcode for p in procs]
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    """SIGTERM as an exception, so that the run terminates its workers before it ends."""
+    raise SystemExit(128 + signum)
+
+
+#: the pid of the run that spawned this worker (None in the run's own process)
+_RUN_PID: int | None = None
+
+
+def _orphaned() -> bool:
+    """Whether this is a spawned worker whose run has died (it was re-parented)."""
+    return _RUN_PID is not None and os.getppid() != _RUN_PID
+
+
 def worker_main(settings: WorkerSettings, index: int) -> None:
     """Entry point of one spawned worker process."""
+    global _RUN_PID
+    _RUN_PID = os.getppid()
     logging.basicConfig(level=settings.log_level,
                         format=f"%(levelname)s [worker {index}] %(name)s: %(message)s")
     import torch
