@@ -196,13 +196,15 @@ def run_workers(settings: WorkerSettings, workers: int, *,
     finished so far (for one progress bar in the parent).
     """
     ctx = multiprocessing.get_context("spawn")  # no forked torch / BLAS thread state
-    on_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if on_main_thread else None
     procs = [ctx.Process(target=worker_main, args=(settings, i), name=f"transfer-worker-{i}")
              for i in range(workers)]
     for proc in procs:
         proc.start()
     results = ResultsFile(settings.results_dir)
+    # signal handlers can only be set on the main thread; a worker orphaned by a SIGTERM before
+    # this line still stops at its next cell (_orphaned)
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if on_main_thread else None
     try:
         while any(p.is_alive() for p in procs):
             if on_progress is not None:
