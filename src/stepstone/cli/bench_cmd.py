@@ -333,13 +333,8 @@ def calibrate(grid_name: str, results_dir: str | None, hub_path: str | None, met
     """Fit the advice model (predicted gain, recommendation) of a hub on a grid's measured
     transfers and write it next to the hub; print its leave-one-target-out quality. With
     --selector (default) also fit the learned selector."""
-    from ..bench.calibrate import (
-        advice_quality,
-        calibration_cells,
-        fit_advice,
-        leave_one_target_out,
-        quality_markdown,
-    )
+    from ..bench.calibrate import (advice_quality, calibration_cells, fit_advice,
+                                   leave_one_target_out, quality_markdown)
     from ..hub import Hub
     from ..rank.advice import ADVICE_FILE, DEFAULT_FEATURES
 
@@ -374,13 +369,8 @@ def _fit_selector(grid, folder: str, hub) -> None:
     """Fit, evaluate and write the learned selector (selector.json beside the hub)."""
     from .._io import write_text
     from ..bench.calibrate import advice_quality
-    from ..bench.selector import (
-        advice_loto,
-        fit_selector,
-        has_skill,
-        selector_cells,
-        selector_markdown,
-    )
+    from ..bench.selector import (advice_loto, fit_selector, has_skill, selector_cells,
+                                  selector_markdown)
     from ..rank.methods.learned import FILE_NAME
 
     cells = selector_cells(grid, folder, hub, show_progress=False)
