@@ -1,0 +1,121 @@
+"""The README's benchmark tables, printed from a grid's committed report files.
+
+    python3 benchmarks/readme_tables.py --grid medium
+    python3 benchmarks/readme_tables.py --grid large --gain-at-k esm-logme,learned,logme
+
+The README quotes three tables of each reported grid: every method with its 90 % intervals
+(``evaluation_intervals.csv``: ESM-LogME first, then by regret@1, then the references), the
+paired comparisons with ESM-LogME that matter to a reader (``paired_comparisons.csv``: the rows
+with p < 0.2 in regret@1 or gain@1, plus LogME on the tuned models, the learned selector and no
+transfer), and gain@k for a few methods (``gain_at_k.csv``). They are printed from the files
+that ``stepstone bench report`` wrote, so the README's numbers are the report's, to the digit,
+and a grid that grew is quoted again with one command. Reads files only; no scoring.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = "esm-logme"
+REFERENCES = ("random (expected)", "no transfer", "noise ceiling (one seed)")
+#: paired rows always shown, whatever their p, with the label the README gives them
+ALWAYS = {"logme": "**logme** (tuned models)", "learned": "**learned** (leave-one-target-out)",
+          "no transfer": "no transfer"}
+GAIN_AT_K = ("esm-logme", "logme", "esm-ridge", "esm-knn", "learned", "textemb",
+             "random (expected)", "noise ceiling (one seed)")
+
+
+def _interval(row: pd.Series, metric: str, digits: int = 2) -> str:
+    if pd.isna(row[metric]):
+        return ""
+    return (f"{row[metric]:.{digits}f} [{row[f'{metric} low']:.{digits}f}, "
+            f"{row[f'{metric} high']:.{digits}f}]")
+
+
+def _bold_reference(method: str) -> str:
+    return f"**{method}**" if method == REFERENCE else method
+
+
+def summary_table(folder: Path) -> str:
+    """Every method: regret@1, regret@3, gain@1, NDCG, Spearman with intervals."""
+    table = pd.read_csv(folder / "evaluation_intervals.csv")
+    body = table[~table["method"].isin((REFERENCE, *REFERENCES))].sort_values("regret@1",
+                                                                             kind="stable")
+    order = [table[table["method"] == REFERENCE], body,
+             *[table[table["method"] == m] for m in REFERENCES]]
+    lines = ["| method | targets | regret@1 | regret@3 | gain@1 | ndcg | spearman |",
+             "|---|---:|---|---|---|---|---|"]
+    for _, row in pd.concat(order).iterrows():
+        lines.append(f"| {_bold_reference(row['method'])} | {int(row['targets'])} | "
+                     f"{_interval(row, 'regret@1')} | {_interval(row, 'regret@3')} | "
+                     f"{_interval(row, 'gain@1')} | {_interval(row, 'ndcg', 1)} | "
+                     f"{_interval(row, 'spearman')} |")
+    return "\n".join(lines)
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.2f}".replace("-", "\u2212")
+
+
+def paired_table(folder: Path, *, threshold: float = 0.2) -> str:
+    """ESM-LogME minus each method in regret@1 and gain@1, with p (BH) and the target record:
+    the rows with p < ``threshold`` in either metric (by gain@1 p), then :data:`ALWAYS`."""
+    paired = pd.read_csv(folder / "paired_comparisons.csv").set_index(["method", "metric"])
+    methods = sorted({m for m, _ in paired.index})
+    both = [m for m in methods if (m, "regret@1") in paired.index and (m, "gain@1") in
+            paired.index]
+    notable = sorted((m for m in both if m not in ALWAYS and min(
+        paired.loc[(m, "regret@1"), "p_permutation"],
+        paired.loc[(m, "gain@1"), "p_permutation"]) < threshold),
+        key=lambda m: paired.loc[(m, "gain@1"), "p_permutation"])
+    lines = ["| method | targets | regret@1 difference | p (BH) | gain@1 difference | p (BH) | "
+             "ESM-LogME better / worse / tie (gain@1) |", "|---|---:|---|---|---|---|---|"]
+    for method in notable + [m for m in ALWAYS if m in both]:
+        regret, gain = paired.loc[(method, "regret@1")], paired.loc[(method, "gain@1")]
+        cells = []
+        for row in (regret, gain):
+            cells += [f"{_signed(row['mean_diff'])} [{_signed(row['low'])}, "
+                      f"{_signed(row['high'])}]",
+                      f"{row['p_permutation']:.3f} ({row['p_adjusted']:.2f})"]
+        lines.append(f"| {ALWAYS.get(method, method)} | {int(gain['targets'])} | "
+                     + " | ".join(cells) + f" | {int(gain['reference_better'])} / "
+                     f"{int(gain['other_better'])} / {int(gain['ties'])} |")
+    return "\n".join(lines)
+
+
+def gain_at_k_table(folder: Path, methods: tuple[str, ...] = GAIN_AT_K) -> str:
+    """gain@1..5 with intervals for ``methods`` (those the grid has, in that order)."""
+    table = pd.read_csv(folder / "gain_at_k.csv").set_index("method")
+    ks = sorted(int(c.split("@")[1]) for c in table.columns
+                if c.startswith("gain@") and not c.endswith(("low", "high")))
+    lines = ["| method | targets | " + " | ".join(f"gain@{k}" for k in ks) + " |",
+             "|---|---:|" + "---|" * len(ks)]
+    for method in (m for m in methods if m in table.index):
+        row = table.loc[method]
+        lines.append(f"| {_bold_reference(method)} | {int(row['targets'])} | "
+                     + " | ".join(_interval(row, f"gain@{k}") for k in ks) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--grid", default="medium", help="a grid whose report is committed")
+    parser.add_argument("--results", type=Path,
+                        help="results folder (default: benchmarks/results/<grid>)")
+    parser.add_argument("--gain-at-k", default=",".join(GAIN_AT_K),
+                        help="comma-separated methods of the gain@k table")
+    args = parser.parse_args(argv)
+    folder = args.results or REPO / "benchmarks" / "results" / args.grid
+    methods = tuple(m.strip() for m in args.gain_at_k.split(",") if m.strip())
+    for title, text in (("every method, 90 % intervals", summary_table(folder)),
+                        ("paired with ESM-LogME", paired_table(folder)),
+                        ("gain@k", gain_at_k_table(folder, methods))):
+        print(f"<!-- {args.grid}: {title} -->\n{text}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""The README's benchmark tables are the committed report's, as benchmarks/readme_tables.py
+prints them, for every grid whose report is committed."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+RESULTS = REPO / "benchmarks" / "results"
+REPORTED = [g for g in ("medium", "large") if (RESULTS / g / "gain_at_k.csv").is_file()]
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("readme_tables",
+                                                  REPO / "benchmarks" / "readme_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("grid", REPORTED)
+def test_the_readme_quotes_the_committed_report(grid):
+    tables = _script()
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    folder = RESULTS / grid
+    for table in (tables.summary_table(folder), tables.paired_table(folder),
+                  tables.gain_at_k_table(folder)):
+        missing = [line for line in table.splitlines() if line not in readme]
+        assert table in readme, f"{grid}: README lacks or differs in {missing[:3]}"
+
+
+def test_paired_rows_are_the_notable_ones_and_the_fixed_ones(tmp_path):
+    rows = []
+    for method, p_regret, p_gain in (("a", 0.5, 0.1), ("b", 0.15, 0.9), ("c", 0.3, 0.4),
+                                     ("logme", 0.9, 0.9), ("no transfer", 0.5, 0.5)):
+        for metric, p in (("regret@1", p_regret), ("gain@1", p_gain)):
+            rows.append({"method": method, "metric": metric, "targets": 12, "mean_diff": -1.5,
+                         "low": -2.0, "high": 0.25, "p_permutation": p, "reference_better": 3,
+                         "other_better": 5, "ties": 4, "p_adjusted": min(1.0, 2 * p)})
+    pd.DataFrame(rows).to_csv(tmp_path / "paired_comparisons.csv", index=False)
+    lines = _script().paired_table(tmp_path).splitlines()[2:]
+    # p < 0.2 in either metric, by gain@1 p; then LogME and no transfer whatever their p
+    assert [line.split(" | ")[0] for line in lines] == [
+        "| a", "| b", "| **logme** (tuned models)", "| no transfer"]
+    assert lines[0] == ("| a | 12 | \u22121.50 [\u22122.00, +0.25] | 0.500 (1.00) | "
+                        "\u22121.50 [\u22122.00, +0.25] | 0.100 (0.20) | 3 / 5 / 4 |")
