@@ -72,8 +72,9 @@ def paired_table(folder: Path, *, threshold: float = 0.2) -> str:
         paired.loc[(m, "regret@1"), "p_permutation"],
         paired.loc[(m, "gain@1"), "p_permutation"]) < threshold),
         key=lambda m: paired.loc[(m, "gain@1"), "p_permutation"])
-    lines = ["| method | targets | regret@1 difference | p (BH) | gain@1 difference | p (BH) | "
-             "ESM-LogME better / worse / tie (gain@1) |", "|---|---:|---|---|---|---|---|"]
+    header = ("| method | targets | regret@1 difference | p (BH) | gain@1 difference | p (BH) | "
+              "ESM-LogME better / worse / tie (gain@1) |")
+    lines = [header, "|---|---:|---|---|---|---|---|"]
     for method in notable + [m for m in ALWAYS if m in both]:
         regret, gain = paired.loc[(method, "regret@1")], paired.loc[(method, "gain@1")]
         cells = []
