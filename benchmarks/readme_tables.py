@@ -79,9 +79,9 @@ def paired_table(folder: Path, *, threshold: float = 0.2) -> str:
         regret, gain = paired.loc[(method, "regret@1")], paired.loc[(method, "gain@1")]
         cells = []
         for row in (regret, gain):
-            cells += [f"{_signed(row['mean_diff'])} [{_signed(row['low'])}, "
-                      f"{_signed(row['high'])}]",
-                      f"{row['p_permutation']:.3f} ({row['p_adjusted']:.2f})"]
+            difference = (f"{_signed(row['mean_diff'])} [{_signed(row['low'])}, "
+                          f"{_signed(row['high'])}]")
+            cells += [difference, f"{row['p_permutation']:.3f} ({row['p_adjusted']:.2f})"]
         lines.append(f"| {ALWAYS.get(method, method)} | {int(gain['targets'])} | "
                      + " | ".join(cells) + f" | {int(gain['reference_better'])} / "
                      f"{int(gain['other_better'])} / {int(gain['ties'])} |")
