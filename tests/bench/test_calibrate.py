@@ -120,3 +120,35 @@ def test_cli_writes_the_model_and_the_quality(tiny_grid, tmp_path):
     model = AdviceModel.load(out)
     assert model.evaluation["cells"] == 6 and model.features == ["z_score", "margin_z"]
     assert (folder / "advice.md").is_file()
+
+
+def test_a_target_that_cannot_be_ranked_is_left_out_with_a_warning(tiny_grid, monkeypatch,
+                                                                    caplog):
+    """One unrankable target (e.g. refused for its labels) leaves its cells out of the advice's
+    and the selector's cells; the other targets' cells are unchanged."""
+    import logging
+
+    import stepstone.bench.calibrate as calibrate_module
+    import stepstone.rank.rank as rank_module
+    from stepstone.bench.selector import selector_cells
+    from stepstone.errors import LabelError
+
+    grid, folder, hub = tiny_grid
+    every_cell = calibration_cells(grid, folder, hub)
+    real = rank_module.rank_sources
+
+    def refuse_alpha(target, **kwargs):
+        if str(target).endswith("alpha"):
+            raise LabelError("alpha: classes 'x', 'y' have only one example each")
+        return real(target, **kwargs)
+
+    monkeypatch.setattr(calibrate_module, "rank_sources", refuse_alpha)
+    monkeypatch.setattr(rank_module, "rank_sources", refuse_alpha)
+    with caplog.at_level(logging.WARNING, logger="stepstone"):
+        cells = calibration_cells(grid, folder, hub)
+        selected = selector_cells(grid, folder, hub, show_progress=False)
+    assert sorted(set(cells.target)) == sorted(set(selected.target)) == ["beta", "gamma"]
+    pd.testing.assert_frame_equal(cells.reset_index(drop=True),
+                                  every_cell[every_cell.target != "alpha"]
+                                  .reset_index(drop=True))
+    assert caplog.text.count("cannot be ranked, its cells are left out") == 2

@@ -25,7 +25,7 @@ import pandas as pd
 
 from .. import __version__
 from ..data.loaders import task_name
-from ..errors import BenchmarkError
+from ..errors import BenchmarkError, DataError, ScoreError
 from ..hub.hub import Hub, slugify
 from ..rank.advice import (DEFAULT_FEATURES, FEATURES, AdviceModel, esm_digest,
                            feature_matrix, inputs_for, worth_it)
@@ -51,11 +51,15 @@ def calibration_cells(grid: Grid, results_dir: str | os.PathLike, hub: Hub, *,
             continue
         options = dict(hub=hub, num_examples=grid.target_examples, seed=grid.sample_seed,
                        show_progress=show_progress, advice=False, stability="off")
-        ranking = rank_sources(target, method=method, **options)
+        try:
+            ranking = rank_sources(target, method=method, **options)
+            textemb = rank_sources(target, method="textemb", **options).scores()
+        except (DataError, ScoreError) as err:  # one unrankable target must not sink the fit
+            logger.warning("%s cannot be ranked, its cells are left out: %s", target, err)
+            continue
         if ranking.reference is None:
             raise BenchmarkError(f"method {method!r} has no reference row (no intermediate "
                                  "step): the advice needs one; use an ESM method")
-        textemb = rank_sources(target, method="textemb", **options).scores()
         entries = {e.id: e for e in hub.entries()}
         inputs = inputs_for(ranking.sources, ranking.reference["score"], entries,
                             textemb=textemb, target_rows=ranking.target["num_examples"],

@@ -27,6 +27,7 @@ import pandas as pd
 
 from .. import __version__
 from ..data.loaders import task_name
+from ..errors import DataError, ScoreError
 from ..hub.hub import Hub, slugify
 from ..rank.methods.learned import FEATURES, INPUT_METHODS, SelectorModel, feature_matrix, \
     target_descriptors
@@ -67,9 +68,14 @@ def selector_cells(grid: Grid, results_dir: str | os.PathLike, hub: Hub, *,
         if base is None or len(ids) < 2:
             continue
         # the reference row of ESM-LogME (the base embeddings' LogME) on the grid's sample
-        probe = rank_sources(target, hub=hub, method="esm-logme", advice=False,
-                             num_examples=grid.target_examples, seed=grid.sample_seed,
-                             filters={"ids": [next(iter(ids))]}, show_progress=show_progress)
+        try:
+            probe = rank_sources(target, hub=hub, method="esm-logme", advice=False,
+                                 num_examples=grid.target_examples, seed=grid.sample_seed,
+                                 filters={"ids": [next(iter(ids))]},
+                                 show_progress=show_progress)
+        except (DataError, ScoreError) as err:  # one unrankable target must not sink the fit
+            logger.warning("%s cannot be ranked, its cells are left out: %s", target, err)
+            continue
         reference = probe.reference["score"] if probe.reference else None
         scores = {m: {slugify(task_name(s)): v for s, v in by_target.get(target, {}).items()}
                   for m, by_target in evaluation.predictions.items()}
