@@ -58,6 +58,22 @@ def test_pool_task_by_bare_name(tmp_path, monkeypatch):
     assert load_task("mytask").name == "mytask"
 
 
+def test_pool_task_metadata_by_name(tmp_path, monkeypatch):
+    from stepstone.data.loaders import pool_task_meta
+
+    rows = [{"text": "a", "text_pair": "b", "label": 0}]
+    write_pool_task(tmp_path, "pairs", rows, is_pair=True)
+    write_pool_task(tmp_path, "single", [{"text": "a", "label": 0}])
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "task.json").write_text('{"label_names": "pos"}')
+    monkeypatch.setenv("STEPSTONE_DATASETS", str(tmp_path))
+    assert pool_task_meta("pairs")["is_pair"] is True
+    assert pool_task_meta("single")["is_pair"] is False
+    assert pool_task_meta("absent") is None
+    with pytest.raises(DataError, match="broken/task.json: 'label_names' must be a list"):
+        pool_task_meta("broken")
+
+
 def test_csv_numbers_stay_text_and_numeric_labels_are_parsed(tmp_path):
     path = tmp_path / "nums.csv"
     path.write_text("text,label\n123,0.5\n0042,1.25\nhello,3.0\n")

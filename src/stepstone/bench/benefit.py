@@ -14,13 +14,11 @@ reported as a share per target, where single false calls average out.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .._env import dataset_pool_dirs
+from ..data.loaders import pool_task_meta
 from .uncertainty import TargetTruth
 
 #: one-sided 95 % normal quantile
@@ -106,8 +104,5 @@ def baseline_association(table: pd.DataFrame, *, replicates: int = 2000, level: 
 
 def _is_pair(name: str) -> bool | None:
     """Whether a pool task's examples are sentence pairs (its ``task.json``); None if unknown."""
-    for folder in dataset_pool_dirs():
-        path = Path(folder) / name / "task.json"
-        if path.is_file():
-            return bool(json.loads(path.read_text(encoding="utf-8")).get("is_pair", False))
-    return None
+    meta = pool_task_meta(name)
+    return bool(meta.get("is_pair", False)) if meta is not None else None

@@ -212,12 +212,7 @@ def _load_split_folder(path: Path, *, split: str | None, name: str | None,
 def _load_pool_folder(path: Path, *, split: str | None, name: str | None,
                       **columns: Any) -> TaskData:
     """A folder of ../shared/datasets: task.json plus <split>.jsonl files."""
-    meta_path = path / "task.json"
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as err:
-        raise DataError(f"{meta_path}: unreadable task description ({err}).") from err
-    _check_pool_meta(meta, meta_path)
+    meta = read_pool_meta(path)
     split = split or "train"
     data_path = path / f"{split}.jsonl"
     if not data_path.is_file():
@@ -240,6 +235,25 @@ def _load_pool_folder(path: Path, *, split: str | None, name: str | None,
         task_type=columns.get("task_type") or meta.get("task_type"),
         label_names=meta.get("label_names"),
     )
+
+
+def read_pool_meta(folder: str | os.PathLike) -> dict[str, Any]:
+    """A pool folder's ``task.json`` (name, task_type, label_names, is_pair, ...), checked;
+    DataError naming the file when it is unreadable or malformed."""
+    meta_path = Path(folder) / "task.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as err:
+        raise DataError(f"{meta_path}: unreadable task description ({err}).") from err
+    _check_pool_meta(meta, meta_path)
+    return meta
+
+
+def pool_task_meta(name: str) -> dict[str, Any] | None:
+    """The ``task.json`` of the pool task ``name`` (see :func:`read_pool_meta`); None when no
+    dataset pool holds it."""
+    folder = _find_in_pool(name)
+    return read_pool_meta(folder) if folder is not None else None
 
 
 def _check_pool_meta(meta: Any, path: Path) -> None:
