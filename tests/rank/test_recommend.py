@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from stepstone.rank import Ranking, rank_sources
@@ -163,3 +164,30 @@ def test_other_methods_get_stability_only_when_asked(advised_hub, toy_task):
     assert on.stability.resamples == 5 and len(on.stability.sources) == len(on)
     assert [s.esm_id for s in on.stability.sources] == [s.esm_id for s in on]
     assert abs(sum(s.share_first for s in on.stability.sources) - 1.0) < 1e-9
+
+
+def test_re_scored_methods_see_half_samples_without_duplicated_rows(advised_hub, toy_task,
+                                                                    monkeypatch):
+    """A method without a fast path is re-scored on halves of the target drawn without
+    replacement: a duplicated row would look easier to fit (exact re-scoring of ESM-LogME on
+    rows drawn with replacement spread ~200x wider than independent samples of the target:
+    benchmarks/stability_calibration.py)."""
+    from stepstone.rank import stability as module
+
+    seen = []
+    real = module._restricted
+
+    def spy(ctx, entries, rows=None):
+        sub = real(ctx, entries, rows)
+        if rows is not None:
+            seen.append((np.asarray(rows), len(sub.task), sub.features.shape[0]))
+        return sub
+
+    monkeypatch.setattr(module, "_restricted", spy)
+    hub, _ = advised_hub
+    rank_sources(toy_task, hub=hub, method="esm-hscore", stability="on", resamples=4)
+    assert len(seen) == 4
+    for rows, task_rows, feature_rows in seen:
+        assert len(rows) == task_rows == feature_rows == len(toy_task) // 2
+        assert len(np.unique(rows)) == len(rows)  # no row twice
+    assert len({tuple(rows) for rows, _, _ in seen}) == 4  # four different halves

@@ -156,3 +156,16 @@ def test_stability_shows_in_table_csv_html_and_plot():
     bars = [c for c in ax.containers if type(c).__name__ == "ErrorbarContainer"]
     assert len(bars) == 1 and len(bars[0].lines[2][0].get_segments()) == 4
     assert Ranking.from_json(ranking.to_json()).stability == ranking.stability
+
+
+def test_half_samples_are_seeded_halves_without_repeats():
+    from stepstone.rank.stability import half_sample_rows
+
+    rows = half_sample_rows(101, 30, seed=3)
+    assert rows.shape == (30, 50)
+    assert all(len(set(r)) == 50 and r.min() >= 0 and r.max() < 101 for r in rows)
+    assert np.array_equal(rows, half_sample_rows(101, 30, seed=3))
+    assert not np.array_equal(rows, half_sample_rows(101, 30, seed=4))
+    # over many halves every row is drawn about half of the time
+    share = np.bincount(half_sample_rows(40, 2000, seed=0).ravel(), minlength=40) / 2000
+    assert np.all(np.abs(share - 0.5) < 0.05)
