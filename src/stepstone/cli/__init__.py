@@ -45,7 +45,8 @@ def main() -> None:
     """Rank source datasets for intermediate fine-tuning with Embedding Space Maps."""
 
 
-from . import (bench_cmd, build_cmd, hub_cmd, pack_cmd, rank_cmd,  # noqa: E402  (register)
-               transfer_cmd)
+from . import (bench_cmd, build_cmd, calibrate_cmd, hub_cmd, pack_cmd,  # noqa: E402  (register)
+               rank_cmd, transfer_cmd)
 
-__all__ = ["main", "bench_cmd", "build_cmd", "hub_cmd", "pack_cmd", "rank_cmd", "transfer_cmd"]
+__all__ = ["main", "bench_cmd", "build_cmd", "calibrate_cmd", "hub_cmd", "pack_cmd", "rank_cmd",
+           "transfer_cmd"]
