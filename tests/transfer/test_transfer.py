@@ -111,6 +111,37 @@ def test_the_model_folder_loads_with_transformers_and_predicts(target, built, tm
     assert set(labels) <= {"yes", "no"}
 
 
+def test_the_model_folder_gives_the_encoder_without_remote_code(target, built, tmp_path):
+    """AutoModel (no trust_remote_code) loads the fine-tuned encoder from the folder; mean
+    pooling and the head read from model.safetensors predict as the kept model does."""
+    import torch
+    from safetensors import safe_open
+    from transformers import AutoModel, AutoTokenizer
+
+    from stepstone.data import load_task
+    from stepstone.finetune import predict
+    from stepstone.finetune.model import TunedModel
+    from stepstone.hub.hub import slugify
+
+    result = run(target, built, tmp_path, output=tmp_path / "chosen")
+    folder = tmp_path / "chosen"
+    kept = TunedModel.load(tmp_path / "work" / "best" / slugify(result.chosen))
+    encoder = AutoModel.from_pretrained(folder).eval()
+    mine = kept.model.encoder.state_dict()
+    for name, value in encoder.state_dict().items():  # every weight the fine-tuning left
+        assert torch.equal(value, mine[name]), name
+    with safe_open(str(folder / "model.safetensors"), "pt") as weights:
+        head_w, head_b = weights.get_tensor("head.weight"), weights.get_tensor("head.bias")
+    task = load_task(target)
+    batch = AutoTokenizer.from_pretrained(folder)(task.texts[:16], padding=True,
+                                                  truncation=True, return_tensors="pt")
+    with torch.inference_mode():
+        hidden = encoder(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        predicted = ((hidden * mask).sum(1) / mask.sum(1) @ head_w.T + head_b).argmax(-1)
+    assert np.array_equal(predicted.numpy(), predict(kept, task.subset(list(range(16)))))
+
+
 def test_a_killed_run_resumes_without_repeating_a_fine_tuning(target, built, tmp_path,
                                                               monkeypatch):
     first = Counter(run_module.fine_tune, die_at=3)

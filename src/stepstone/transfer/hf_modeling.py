@@ -21,11 +21,15 @@ class StepstoneForSequenceClassification(PreTrainedModel):
     own scale (the training standardisation is folded into the head)."""
 
     config_class = PretrainedConfig
+    #: the encoder's own prefix (``bert`` for MiniLM), written in when the folder is made: the
+    #: weights are then named as in the encoder's own checkpoints, so ``AutoModel`` loads the
+    #: fine-tuned encoder from this folder without remote code
     base_model_prefix = "encoder"
 
     def __init__(self, config: PretrainedConfig) -> None:
         super().__init__(config)
-        self.encoder = AutoModel.from_config(config)  # config.json is the encoder's config
+        # config.json is the encoder's config
+        setattr(self, self.base_model_prefix, AutoModel.from_config(config))
         self.dropout = nn.Dropout(getattr(config, "hidden_dropout_prob", 0.1))
         self.head = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
@@ -37,7 +41,7 @@ class StepstoneForSequenceClassification(PreTrainedModel):
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None:
             inputs["token_type_ids"] = token_type_ids
-        output = self.encoder(**inputs)
+        output = getattr(self, self.base_model_prefix)(**inputs)
         pooling = self.config.stepstone_pooling
         if pooling == "mean":
             mask = attention_mask.unsqueeze(-1).to(output.last_hidden_state.dtype)

@@ -30,9 +30,11 @@ CLASS_NAME = "StepstoneForSequenceClassification"
 _CONFIG_IMPORT = "from transformers import AutoModel, PretrainedConfig, PreTrainedModel"
 
 
-def modeling_source(config_class: str) -> str:
-    """hf_modeling.py with ``config_class`` set to the encoder's config class."""
+def modeling_source(config_class: str, prefix: str = "encoder") -> str:
+    """hf_modeling.py with ``config_class`` set to the encoder's config class and the encoder
+    attribute named ``prefix`` (the encoder class's ``base_model_prefix``)."""
     text = (Path(__file__).with_name("hf_modeling.py")).read_text(encoding="utf-8")
+    text = text.replace('base_model_prefix = "encoder"', f"base_model_prefix = {prefix!r}")
     if config_class != "PretrainedConfig":
         text = text.replace(_CONFIG_IMPORT, _CONFIG_IMPORT + f"\nfrom transformers import "
                             f"{config_class}")
@@ -71,6 +73,11 @@ def hf_config(tuned: TunedModel) -> dict[str, Any]:
     return config
 
 
+def encoder_prefix(tuned: TunedModel) -> str:
+    """The encoder class's ``base_model_prefix`` ("bert" for MiniLM; "encoder" if it has none)."""
+    return getattr(tuned.model.encoder, "base_model_prefix", "") or "encoder"
+
+
 def write_model_folder(tuned: TunedModel, folder: str | Path, record: dict[str, Any]) -> Path:
     """Write ``tuned`` as a model folder that
     ``AutoModelForSequenceClassification.from_pretrained`` loads with ``trust_remote_code``
@@ -80,7 +87,10 @@ def write_model_folder(tuned: TunedModel, folder: str | Path, record: dict[str, 
 
     folder = Path(folder)
     config = hf_config(tuned)
-    tensors = {f"encoder.{k}": v.detach().cpu().clone().contiguous()
+    # the encoder's weights under its own prefix ("bert." for MiniLM), as in its checkpoints:
+    # AutoModel.from_pretrained(folder) then loads the fine-tuned encoder without remote code
+    prefix = encoder_prefix(tuned)
+    tensors = {f"{prefix}.{k}": v.detach().cpu().clone().contiguous()
                for k, v in tuned.model.encoder.state_dict().items()}
     tensors.update(folded_head(tuned))
     with atomic_folder(folder) as tmp:
@@ -88,7 +98,7 @@ def write_model_folder(tuned: TunedModel, folder: str | Path, record: dict[str, 
         _readable(tmp / "model.safetensors")
         write_json(tmp / "config.json", config)
         write_text(tmp / MODELING_FILE,
-                   modeling_source(type(tuned.model.encoder.config).__name__))
+                   modeling_source(type(tuned.model.encoder.config).__name__, prefix))
         tuned.tokenizer.model_max_length = tuned.spec.max_length
         tuned.tokenizer.save_pretrained(tmp)
         write_json(tmp / RECORD_FILE, record)
