@@ -54,6 +54,9 @@ DATASETS = REPO.parent / "shared" / "datasets"
 TARGETS = ("trec_coarse", "liar", "sst5", "covid_fake_news", "emobank_valence", "stsb")
 RESULTS = REPO / "benchmarks" / "results" / "stability_calibration.json"
 BINS = (0.0, 0.5, 0.8, 0.95, 1.0001)
+#: the tie rule's level (0.95) and stricter ones: 0.99, and 1 - 0.05/7 (Bonferroni over the 7
+#: comparisons with the first of 8 leading sources, a guard against the winner's curse)
+TIE_LEVELS = (0.95, 0.99, 1 - 0.05 / 7)
 
 
 def sample_rankings(target: str, *, method: str, samples: int, n: int, exact: bool) -> list:
@@ -109,7 +112,16 @@ def summary(table: pd.DataFrame) -> dict:
             "calibration": [{"bin": str(b), "claims": int(curve.loc[b, ("p_boot", "size")]),
                              "p_boot": float(curve.loc[b, ("p_boot", "mean")]),
                              "p_other": float(curve.loc[b, ("p_other", "mean")])}
-                            for b in curve.index]}
+                            for b in curve.index],
+            "by_tie_level": {f"{level:.4f}": _at_level(table, level) for level in TIE_LEVELS}}
+
+
+def _at_level(table: pd.DataFrame, level: float) -> dict:
+    """Separations and wrong ones had the tie rule used ``level`` instead of its own."""
+    separated = table[table["p_boot"] >= level]
+    wrong = ~separated["first_ahead_on_mean"]
+    return {"separated": len(separated), "wrong": int(wrong.sum()),
+            "right": int((~wrong).sum())}
 
 
 def main() -> None:
@@ -140,7 +152,8 @@ def main() -> None:
               "variants": {v: {"all": summary(pd.concat(t)),
                                "per_target": {tt: summary(part) for tt, part in
                                               pd.concat(t).groupby("target")}}
-                           for v, t in tables.items()}}
+                           for v, t in tables.items()},
+              "claims": {v: pd.concat(t).to_dict(orient="records") for v, t in tables.items()}}
     history = json.loads(RESULTS.read_text()) if RESULTS.is_file() else []
     RESULTS.write_text(json.dumps(history + [record], indent=2) + "\n")
     print(f"{record['machine']['cpu']}, {record['machine']['cores']} cores, load "
