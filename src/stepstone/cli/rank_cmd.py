@@ -86,12 +86,12 @@ def _plot_suffix(ctx: click.Context, param: click.Parameter, value: str | None) 
                    "hub's calibration.json, made by `stepstone bench calibrate`).")
 @click.option("--no-advice", is_flag=True, help="No gain columns or recommendation.")
 @click.option("--resamples", type=click.IntRange(min=1), default=100, show_default=True,
-              help="Bootstrap resamples of the target for the stability columns (share "
-                   "first, rank interval, tied with rank 1).")
+              help="Resamples of the target for the stability columns (share first, rank "
+                   "interval, tied with rank 1).")
 @click.option("--stability", "stability_mode", type=click.Choice(["auto", "on", "off"]),
               default="auto", show_default=True,
               help="auto: for esm-logme (cheap, first-order bootstrap); on: any method (re-runs "
-                   "it per resample on the leading sources); off: none.")
+                   "it on half-samples of the target, leading sources only); off: none.")
 @click.option("--device", help="torch device (default: cuda if available, else cpu).")
 @click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32",
               show_default=True, help="Encoder arithmetic; bfloat16 is ~2.5x faster on CPUs "

@@ -63,10 +63,10 @@ class SelectionOptions:
     #: the advice model (predicted gain, recommendation): None = the hub's own
     #: ``calibration.json`` when there is one, False = none, or the path of a model file
     advice: str | os.PathLike | bool | None = None
-    #: re-rank the leading sources on bootstrap resamples of the target (``Ranking.stability``):
+    #: re-rank the leading sources on resamples of the target (``Ranking.stability``):
     #: "auto" (methods with a fast path), "on" or "off"; see :mod:`stepstone.rank.stability`
     stability: str = "auto"
-    #: bootstrap resamples of the target, and how many leading sources are re-scored
+    #: resamples of the target, and how many leading sources are re-scored
     resamples: int = 100
     stability_leading: int = 8
 
