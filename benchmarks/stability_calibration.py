@@ -65,14 +65,37 @@ def sample_rankings(target: str, *, method: str, samples: int, n: int, exact: bo
     order = np.random.default_rng(0).permutation(len(task))
     if len(order) < samples * n:
         raise SystemExit(f"{target}: {len(order)} rows, fewer than {samples} x {n}")
-    fast = stability_module.FAST_METHODS
+    fast, summarise = stability_module.FAST_METHODS, stability_module.summarise
+    matrices = []
+
+    def keep(scores, **options):  # the (R, K) resampled scores behind each stability
+        matrices.append(np.array(scores))
+        return summarise(scores, **options)
+
     stability_module.FAST_METHODS = () if exact else fast
+    stability_module.summarise = keep
     try:
-        return [rank_sources(task.subset(order[m * n:(m + 1) * n]), method=method,
-                             stability="on", advice=False, show_progress=False)
-                for m in range(samples)]
+        rankings = [rank_sources(task.subset(order[m * n:(m + 1) * n]), method=method,
+                                 stability="on", advice=False, show_progress=False)
+                    for m in range(samples)]
     finally:
-        stability_module.FAST_METHODS = fast
+        stability_module.FAST_METHODS, stability_module.summarise = fast, summarise
+    for ranking, matrix in zip(rankings, matrices):
+        ranking.resampled = matrix
+    return rankings
+
+
+def winner_corrected_ahead(scores: np.ndarray, full: np.ndarray) -> np.ndarray:
+    """P(first ahead) with the winner's curse taken out, (R, K), (K,) -> (K,): in each resample
+    the resample's own winner leads every source by more than it did in the sample; the mean
+    excess (the bootstrap's estimate of how much picking the maximum inflates a lead) is
+    subtracted from the first's lead before counting."""
+    s = np.where(np.isfinite(scores), scores, -np.inf)
+    winner = s.argmax(axis=1)
+    rows = np.arange(len(s))
+    excess = (s[rows, winner][:, None] - s) - (full[winner][:, None] - full[None, :])
+    bias = np.nanmean(np.where(np.isfinite(excess), excess, np.nan), axis=0)
+    return ((s[:, :1] - s) - bias > 0).mean(axis=0)
 
 
 def claims(rankings: list) -> pd.DataFrame:
@@ -84,12 +107,15 @@ def claims(rankings: list) -> pd.DataFrame:
         lead = ranking.stability.sources
         others = scores.drop(index=m)
         first = lead[0].esm_id
+        corrected = winner_corrected_ahead(
+            ranking.resampled, np.array([s.score for s in ranking.sources[:len(lead)]]))
         relative = others[[s.esm_id for s in lead]].sub(
             others[[s.esm_id for s in lead]].mean(axis=1), axis=0)
-        for source in lead[1:]:
+        for k, source in enumerate(lead[1:], start=1):
             spread = np.subtract(*np.quantile(relative[source.esm_id], [0.95, 0.05]))
             rows.append({
                 "sample": m, "source": source.task_name, "p_boot": source.first_ahead,
+                "p_corrected": float(corrected[k]),
                 "tied": source.tied_with_first,
                 "p_other": float((others[first] > others[source.esm_id]).mean()),
                 "first_ahead_on_mean": bool(others[first].mean() > others[source.esm_id].mean()),
@@ -113,12 +139,14 @@ def summary(table: pd.DataFrame) -> dict:
                              "p_boot": float(curve.loc[b, ("p_boot", "mean")]),
                              "p_other": float(curve.loc[b, ("p_other", "mean")])}
                             for b in curve.index],
-            "by_tie_level": {f"{level:.4f}": _at_level(table, level) for level in TIE_LEVELS}}
+            "by_tie_level": {f"{level:.4f}": _at_level(table, level) for level in TIE_LEVELS},
+            "winner_corrected": {f"{level:.4f}": _at_level(table, level, "p_corrected")
+                                 for level in TIE_LEVELS}}
 
 
-def _at_level(table: pd.DataFrame, level: float) -> dict:
-    """Separations and wrong ones had the tie rule used ``level`` instead of its own."""
-    separated = table[table["p_boot"] >= level]
+def _at_level(table: pd.DataFrame, level: float, column: str = "p_boot") -> dict:
+    """Separations and wrong ones had the tie rule used ``level`` (and ``column``)."""
+    separated = table[table[column] >= level]
     wrong = ~separated["first_ahead_on_mean"]
     return {"separated": len(separated), "wrong": int(wrong.sum()),
             "right": int((~wrong).sum())}
