@@ -22,8 +22,12 @@ claim made on one sample is compared with what the *other* samples show:
   sources' mean, as the plot shows it) over the 5-95 % range of the same relative score across
   the other samples; 1 means the bootstrap spread matches the sampling spread, < 1 too narrow.
 
-With ``--exact`` the same is measured for exact re-scoring of every resample (the path other
-methods take), which carries the duplicated-row artefact instead of the linearisation's.
+Alternative tie rules are scored on the same claims: stricter levels (:data:`TIE_LEVELS`) and a
+winner's-curse correction (:func:`winner_corrected_ahead`); none is the library's rule (README,
+"Is it right?").
+
+With ``--exact`` the same is measured for exact re-scoring of every resample, on half-samples
+(the path methods without a fast path take).
 
 Results are appended to benchmarks/results/stability_calibration.json with the machine, and a
 table is printed.
