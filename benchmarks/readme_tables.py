@@ -15,11 +15,16 @@ and a grid that grew is quoted again with one command. Reads files only; no scor
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from stepstone.bench.report_stats import interval_text  # noqa: E402
+
 REFERENCE = "esm-logme"
 REFERENCES = ("random (expected)", "no transfer", "noise ceiling (one seed)")
 #: paired rows always shown, whatever their p, with the label the README gives them
@@ -30,10 +35,8 @@ GAIN_AT_K = ("esm-logme", "logme", "esm-ridge", "esm-knn", "learned", "textemb",
 
 
 def _interval(row: pd.Series, metric: str, digits: int = 2) -> str:
-    if pd.isna(row[metric]):
-        return ""
-    return (f"{row[metric]:.{digits}f} [{row[f'{metric} low']:.{digits}f}, "
-            f"{row[f'{metric} high']:.{digits}f}]")
+    """The report's "mean [low, high]" text of one metric of a row."""
+    return interval_text(row[metric], row[f"{metric} low"], row[f"{metric} high"], digits)
 
 
 def _bold_reference(method: str) -> str:

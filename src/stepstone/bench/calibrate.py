@@ -45,12 +45,13 @@ def calibration_cells(grid: Grid, results_dir: str | os.PathLike, hub: Hub, *,
     inputs (score, reference, textemb, fit, source rows)."""
     truth = GroundTruth.from_results(ResultsFile(results_dir), grid)
     rows = []
+    entries = {e.id: e for e in hub.entries()}
+    options = dict(hub=hub, num_examples=grid.target_examples, seed=grid.sample_seed,
+                   show_progress=show_progress, advice=False, stability="off")
     for target in truth.targets:
         if truth.baseline(target) is None or not len(truth.sources(target)):
             logger.info("%s: no baseline or no source cell measured yet; left out", target)
             continue
-        options = dict(hub=hub, num_examples=grid.target_examples, seed=grid.sample_seed,
-                       show_progress=show_progress, advice=False, stability="off")
         try:
             ranking = rank_sources(target, method=method, **options)
             textemb = rank_sources(target, method="textemb", **options).scores()
@@ -60,7 +61,6 @@ def calibration_cells(grid: Grid, results_dir: str | os.PathLike, hub: Hub, *,
         if ranking.reference is None:
             raise BenchmarkError(f"method {method!r} has no reference row (no intermediate "
                                  "step): the advice needs one; use an ESM method")
-        entries = {e.id: e for e in hub.entries()}
         inputs = inputs_for(ranking.sources, ranking.reference["score"], entries,
                             textemb=textemb, target_rows=ranking.target["num_examples"],
                             regression=ranking.target["task_type"] == "regression")

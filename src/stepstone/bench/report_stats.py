@@ -19,12 +19,13 @@ def interval_table(frame: pd.DataFrame, *, digits: int = 2,
     """``Evaluation.intervals()`` with each metric as one "mean [low, high]" text column."""
     out = frame[["method", "targets"]].copy()
     for metric in metrics:
-        out[metric] = [_interval(m, lo, hi, digits) for m, lo, hi in
+        out[metric] = [interval_text(m, lo, hi, digits) for m, lo, hi in
                        zip(frame[metric], frame[f"{metric} low"], frame[f"{metric} high"])]
     return out
 
 
-def _interval(mean: float, low: float, high: float, digits: int) -> str:
+def interval_text(mean: float, low: float, high: float, digits: int) -> str:
+    """"mean [low, high]" with ``digits`` decimals; empty for a missing mean."""
     if not np.isfinite(mean):
         return ""
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
@@ -36,7 +37,7 @@ def paired_table(frame: pd.DataFrame, *, digits: int = 2) -> pd.DataFrame:
         return frame
     out = pd.DataFrame({
         "method": frame["method"], "metric": frame["metric"], "targets": frame["targets"],
-        "difference": [_interval(m, lo, hi, digits) for m, lo, hi in
+        "difference": [interval_text(m, lo, hi, digits) for m, lo, hi in
                        zip(frame["mean_diff"], frame["low"], frame["high"])],
         "p": [f"{p:.3f}" for p in frame["p_permutation"]],
         "p (BH)": [f"{p:.3f}" for p in frame["p_adjusted"]],

@@ -18,7 +18,6 @@ from typing import Any
 
 from .._io import write_json
 from ..errors import BenchmarkError
-from ..errors import BenchmarkError
 from ..hub.locks import esm_lock
 
 logger = logging.getLogger(__name__)

@@ -41,7 +41,7 @@ class StepstoneForSequenceClassification(PreTrainedModel):
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None:
             inputs["token_type_ids"] = token_type_ids
-        output = getattr(self, self.base_model_prefix)(**inputs)
+        output = self.base_model(**inputs)  # the attribute named base_model_prefix
         pooling = self.config.stepstone_pooling
         if pooling == "mean":
             mask = attention_mask.unsqueeze(-1).to(output.last_hidden_state.dtype)
