@@ -39,9 +39,26 @@ def test_cells_are_the_grids_and_measured_once():
     assert all(medium[k] == reduced[k] for k in reduced)
 
 
-def test_tuned_scores_belong_to_the_grid():
-    grid = load_grid("medium")
-    for row in TunedScores(MEDIUM).rows():
+@pytest.mark.skipif(not (RESULTS / "large" / "transfer.csv").is_file(),
+                    reason="no large-grid results are committed")
+def test_large_cells_are_the_grids_and_take_over_the_medium_cells():
+    """The large grid measures only its own cells, each once, and takes over every medium cell
+    unchanged (same scores, seeds and timings), as the medium grid took over the reduced one."""
+    grid = load_grid("large")
+    cells = list(ResultsFile(RESULTS / "large").cells())
+    large = {c.key: c for c in cells}
+    assert len(large) == len(cells)
+    assert set(large) <= {(t, s or "(no transfer)", seed) for t, s, seed in grid.cells()}
+    medium = {c.key: c for c in ResultsFile(MEDIUM).cells()}
+    assert set(medium) <= set(large)
+    assert all(large[k] == medium[k] for k in medium)
+
+
+@pytest.mark.parametrize("name", [g for g in ("medium", "large")
+                                  if (RESULTS / g / "tuned_scores.csv").is_file()])
+def test_tuned_scores_belong_to_the_grid(name):
+    grid = load_grid(name)
+    for row in TunedScores(RESULTS / name).rows():
         assert row["source"] in grid.candidates(row["target"])
         assert np.isfinite(float(row["score"]))
 
