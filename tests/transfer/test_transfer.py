@@ -260,3 +260,17 @@ def test_more_seeds_in_the_same_work_folder_add_to_the_rows(target, built, tmp_p
     assert sorted(counter.runs) == sorted(["delta after (no transfer) (seed 2)",
                                            "delta after alpha (seed 2)"])
     assert all(c.seeds == [1, 2] for c in result.candidates)
+
+
+def test_the_modeling_file_names_the_encoders_config_class_and_prefix():
+    from stepstone.transfer import model_folder
+
+    source = model_folder.modeling_source("BertConfig", "bert")
+    assert "from transformers import BertConfig" in source
+    assert "config_class = BertConfig" in source and "config_class = PretrainedConfig" not in source
+    assert "base_model_prefix = 'bert'" in source and 'base_model_prefix = "encoder"' not in source
+    compile(source, model_folder.MODELING_FILE, "exec")
+    # a renamed line of hf_modeling.py is an error, not a file that silently keeps the old names
+    with pytest.raises(AssertionError, match="base_model_prefix"):
+        model_folder._substitute("class X:\n    base_model_prefix = 'x'\n",
+                                 'base_model_prefix = "encoder"', "base_model_prefix = 'bert'")

@@ -8,7 +8,8 @@ import sys
 import click
 
 from . import configure, main
-from .options import hub_option, resolve_hub_path, verbosity
+from .options import (grid_named, grid_options, hub_option, resolve_hub_path, results_folder,
+                      verbosity)
 
 DEFAULT_METHODS = "all"
 #: the registry's tuned per-source methods, written out: importing the registry would slow
@@ -19,27 +20,6 @@ TUNED_METHODS = ("logme", "leep", "nce")
 @main.group()
 def bench() -> None:
     """Measure how well ranking methods select sources, with real fine-tuning."""
-
-
-def grid_options(func):
-    func = click.option("--results", "results_dir", type=click.Path(file_okay=False),
-                        help="Results folder (default: benchmarks/results/<grid>).")(func)
-    return click.option("--grid", "grid_name", default="reduced", show_default=True,
-                        help="Grid name (reduced, medium, large, full) or a JSON grid file.")(func)
-
-
-def _grid(grid_name: str):
-    from .._env import dataset_pool_dirs
-    from ..bench import load_grid
-
-    pools = dataset_pool_dirs()
-    pool = sorted(p.name for p in pools[0].iterdir() if (p / "task.json").is_file()) \
-        if pools else None
-    return load_grid(grid_name, pool=pool)
-
-
-def _results_dir(results_dir: str | None, grid) -> str:
-    return results_dir or f"benchmarks/results/{grid.name}"
 
 
 @bench.command()
@@ -77,8 +57,8 @@ def transfer(grid_name: str, results_dir: str | None, models_dir: str, only_avai
     configure(verbose, quiet)
     if threads and workers == 1:
         torch.set_num_threads(threads)
-    grid = _grid(grid_name)
-    run = run_transfer(grid, results_dir=_results_dir(results_dir, grid), models_dir=models_dir,
+    grid = grid_named(grid_name)
+    run = run_transfer(grid, results_dir=results_folder(results_dir, grid), models_dir=models_dir,
                        device=device, only_available=only_available, max_cells=max_cells,
                        workers=workers, threads=threads,
                        tuned_methods=tuple(m.strip() for m in tuned_methods.split(",")
@@ -109,8 +89,8 @@ def tuned_scores(grid_name: str, results_dir: str | None, models_dir: str, tuned
     from ..hub import Hub
 
     configure(verbose, quiet)
-    grid = _grid(grid_name)
-    added = fill_tuned_scores(grid, results_dir=_results_dir(results_dir, grid),
+    grid = grid_named(grid_name)
+    added = fill_tuned_scores(grid, results_dir=results_folder(results_dir, grid),
                               models_dir=models_dir, hub=Hub(resolve_hub_path(hub_path)),
                               methods=tuple(m.strip() for m in tuned_methods.split(",")
                                             if m.strip()))
@@ -131,8 +111,8 @@ def merge(grid_name: str, results_dir: str | None, other: str, verbose: int,
     from ..bench.results import ResultsFile, merge_cells
 
     configure(verbose, quiet)
-    grid = _grid(grid_name)
-    count = merge_cells(grid, ResultsFile(_results_dir(results_dir, grid)), other)
+    grid = grid_named(grid_name)
+    count = merge_cells(grid, ResultsFile(results_folder(results_dir, grid)), other)
     click.echo(f"merged {count} cells of grid {grid.name} from {other}")
 
 
@@ -149,8 +129,8 @@ def status(grid_name: str, results_dir: str | None, models_dir: str, fmt: str) -
 
     from ..bench.grid_status import grid_status
 
-    grid = _grid(grid_name)
-    report = grid_status(grid, _results_dir(results_dir, grid), models_dir=models_dir)
+    grid = grid_named(grid_name)
+    report = grid_status(grid, results_folder(results_dir, grid), models_dir=models_dir)
     click.echo(json.dumps(report.to_dict(), indent=2) if fmt == "json" else report.to_text())
 
 
@@ -196,11 +176,11 @@ def evaluate(grid_name: str, results_dir: str | None, hub_path: str | None, meth
     from ..bench.uncertainty import GAIN_METRICS
 
     configure(verbose, quiet)
-    grid = _grid(grid_name)
+    grid = grid_named(grid_name)
     table_name = "per-target" if per_target else table_name
     if table_name in ("overview", "intervals", "paired", "gain-at-k") and not replicates:
         raise click.UsageError(f"--table {table_name} needs --replicates > 0")
-    evaluation = evaluate_methods(grid, _results_dir(results_dir, grid),
+    evaluation = evaluate_methods(grid, results_folder(results_dir, grid),
                                   hub=resolve_hub_path(hub_path), methods=_methods(methods),
                                   show_progress=False, rank_options={"models_dir": models_dir},
                                   replicates=replicates, use_cache=not no_cache)
@@ -261,8 +241,8 @@ def _evaluated(grid_name: str, results_dir: str | None, hub_path: str | None, me
     command line that asked for them."""
     from ..bench import GroundTruth, ResultsFile, evaluate_methods
 
-    grid = _grid(grid_name)
-    folder = _results_dir(results_dir, grid)
+    grid = grid_named(grid_name)
+    folder = results_folder(results_dir, grid)
     evaluation = evaluate_methods(grid, folder, hub=resolve_hub_path(hub_path),
                                   methods=_methods(methods), show_progress=False,
                                   rank_options={"models_dir": models_dir},

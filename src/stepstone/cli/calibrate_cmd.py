@@ -9,8 +9,9 @@ import sys
 import click
 
 from . import configure
-from .bench_cmd import _grid, _results_dir, bench, grid_options
-from .options import hub_option, resolve_hub_path, verbosity
+from .bench_cmd import bench
+from .options import (grid_named, grid_options, hub_option, resolve_hub_path, results_folder,
+                      verbosity)
 
 
 @bench.command()
@@ -41,8 +42,8 @@ def calibrate(grid_name: str, results_dir: str | None, hub_path: str | None, met
     from ..rank.advice import ADVICE_FILE, DEFAULT_FEATURES
 
     configure(verbose, quiet)
-    grid = _grid(grid_name)
-    folder = _results_dir(results_dir, grid)
+    grid = grid_named(grid_name)
+    folder = results_folder(results_dir, grid)
     hub = Hub(resolve_hub_path(hub_path))
     names = [f.strip() for f in features.split(",") if f.strip()] if features \
         else list(DEFAULT_FEATURES)

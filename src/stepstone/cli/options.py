@@ -38,6 +38,30 @@ def dataset_options(func: Callable) -> Callable:
     return functools.reduce(lambda f, opt: opt(f), reversed(options), func)
 
 
+def grid_options(func: Callable) -> Callable:
+    """--grid and --results of the ``bench`` commands."""
+    func = click.option("--results", "results_dir", type=click.Path(file_okay=False),
+                        help="Results folder (default: benchmarks/results/<grid>).")(func)
+    return click.option("--grid", "grid_name", default="reduced", show_default=True,
+                        help="Grid name (reduced, medium, large, full) or a JSON grid file.")(func)
+
+
+def grid_named(grid_name: str):
+    """The grid ``--grid`` names, checked against the dataset pool found here."""
+    from .._env import dataset_pool_dirs
+    from ..bench import load_grid
+
+    pools = dataset_pool_dirs()
+    pool = sorted(p.name for p in pools[0].iterdir() if (p / "task.json").is_file()) \
+        if pools else None
+    return load_grid(grid_name, pool=pool)
+
+
+def results_folder(results_dir: str | None, grid) -> str:
+    """``--results``, or the grid's committed results folder."""
+    return results_dir or f"benchmarks/results/{grid.name}"
+
+
 def resolve_hub_path(hub_path: str | None) -> str:
     return hub_path or str(default_hub_path())
 

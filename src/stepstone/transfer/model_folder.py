@@ -34,12 +34,21 @@ def modeling_source(config_class: str, prefix: str = "encoder") -> str:
     """hf_modeling.py with ``config_class`` set to the encoder's config class and the encoder
     attribute named ``prefix`` (the encoder class's ``base_model_prefix``)."""
     text = (Path(__file__).with_name("hf_modeling.py")).read_text(encoding="utf-8")
-    text = text.replace('base_model_prefix = "encoder"', f"base_model_prefix = {prefix!r}")
+    text = _substitute(text, 'base_model_prefix = "encoder"', f"base_model_prefix = {prefix!r}")
     if config_class != "PretrainedConfig":
-        text = text.replace(_CONFIG_IMPORT, _CONFIG_IMPORT + f"\nfrom transformers import "
-                            f"{config_class}")
-        text = text.replace("config_class = PretrainedConfig", f"config_class = {config_class}")
+        text = _substitute(text, _CONFIG_IMPORT,
+                           _CONFIG_IMPORT + f"\nfrom transformers import {config_class}")
+        text = _substitute(text, "config_class = PretrainedConfig",
+                           f"config_class = {config_class}")
     return text
+
+
+def _substitute(text: str, line: str, replacement: str) -> str:
+    """Replace the one occurrence of ``line``; an edit of hf_modeling.py that renames it must not
+    turn the substitution into a silent no-op (the folder would load the wrong class)."""
+    if text.count(line) != 1:
+        raise AssertionError(f"hf_modeling.py must contain {line!r} exactly once")
+    return text.replace(line, replacement)
 
 
 def folded_head(tuned: TunedModel) -> dict[str, torch.Tensor]:
