@@ -29,6 +29,7 @@ def test_diverse_selection_avoids_a_duplicate(hub_with_copy, toy_task):
     picks = [s.esm_id for s in ranking.selected]
     # the copy adds nothing new; the random ESM reshapes the target most differently
     assert picks[0] in top_two and picks[1] == "zeta"
+    assert "diverse" in ranking.timings and "diverse" not in plain.timings
     assert ranking.selected[0].redundancy == 0.0 and ranking.selected[1].redundancy < 0.9
     assert ranking.selection["similarity"] == "esm" and ranking.selection["k"] == 2
     # without diversity pressure the copy is taken

@@ -154,6 +154,9 @@ def test_a_hub_without_evidence_shows_ranking_and_stability(advised_hub, toy_tas
     assert "1st" in ranking.table() and "ranks" in ranking.table()
     off = rank_sources(toy_task, hub=hub, stability="off")
     assert off.stability is None and "ranks" not in off.table()
+    # the time of a phase is reported when the phase ran
+    assert "stability" in ranking.timings and "stability" not in off.timings
+    assert set(off.timings) >= {"load", "embed", "score", "advice", "total"}
 
 
 def test_other_methods_get_stability_only_when_asked(advised_hub, toy_task):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,39 +91,33 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *,
                       show_progress=execution.show_progress, seed=data.seed,
                       models_dir=Path(models_dir).expanduser() if models_dir else None,
                       advice_path=_advice_path(selection.advice))
-    t0 = time.perf_counter()
-    _ = ctx.features
-    timings["embed"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    result = run_method(method, ctx,
-                        executor=execution.executor or get_executor(execution.engine))
-    timings["score"] = time.perf_counter() - t0
+    with _timed(timings, "embed"):
+        _ = ctx.features
+    with _timed(timings, "score"):
+        result = run_method(method, ctx,
+                            executor=execution.executor or get_executor(execution.engine))
     skipped += [Skipped(i, why) for i, why in sorted(result.skipped.items())]
-    by_id = {e.id: e for e in entries}
-    order = sorted(result.scores.items(), key=lambda kv: (-kv[1], kv[0]))
-    sources = [_ranked(rank, by_id[esm_id], score, result.reference) for rank, (esm_id, score)
-               in enumerate(order, start=1)]
-    reference = _reference(info, result.reference, sources)
-    t0 = time.perf_counter()
-    ranked = [(s.esm_id, s.task_name, s.score) for s in sources]
-    stability = ranking_stability(ctx, method, ranked, mode=selection.stability,
-                                  resamples=selection.resamples,
-                                  leading=selection.stability_leading, seed=data.seed)
-    if stability is not None:
-        timings["stability"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    sources, advice, advice_status = _advice(method, ctx, sources, reference, selection.advice)
-    recommendation = None if selection.advice is False else recommend_from_hub(
-        hub.root, method=method, sources=sources, stability=stability, advice=advice,
-        advice_status=advice_status, target=task.summary())
-    timings["advice"] = time.perf_counter() - t0
+    sources, reference = _ordered(entries, result, info)
+    with _timed(timings, "stability"):
+        stability = ranking_stability(ctx, method, [(s.esm_id, s.task_name, s.score)
+                                                    for s in sources],
+                                      mode=selection.stability, resamples=selection.resamples,
+                                      leading=selection.stability_leading, seed=data.seed)
+    if stability is None:
+        del timings["stability"]  # not asked for: no time to report
+    with _timed(timings, "advice"):
+        sources, advice, advice_status = _advice(method, ctx, sources, reference,
+                                                 selection.advice)
+        recommendation = None if selection.advice is False else recommend_from_hub(
+            hub.root, method=method, sources=sources, stability=stability, advice=advice,
+            advice_status=advice_status, target=task.summary())
     selected, chosen = [], {}
     if selection.diverse:
-        t0 = time.perf_counter()
-        selected, chosen = select_diverse(ctx, sources, k=selection.diverse,
-                                          tradeoff=selection.diversity, by=selection.diverse_by,
-                                          objective=selection.diverse_objective)
-        timings["diverse"] = time.perf_counter() - t0
+        with _timed(timings, "diverse"):
+            selected, chosen = select_diverse(ctx, sources, k=selection.diverse,
+                                              tradeoff=selection.diversity,
+                                              by=selection.diverse_by,
+                                              objective=selection.diverse_objective)
     timings["total"] = time.perf_counter() - started
     for s in skipped:
         logger.warning("left out %s: %s", s.esm_id, s.reason)
@@ -132,6 +128,26 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *,
                    timings=timings, library_version=__version__, selected=selected,
                    selection=chosen, warnings=warnings, reference=reference,
                    recommendation=recommendation, stability=stability)
+
+
+def _ordered(entries: list[HubEntry], result: Any, info: MethodInfo
+             ) -> tuple[list[RankedSource], dict[str, Any] | None]:
+    """The scored sources best first (ties by id) and the "no intermediate step" reference."""
+    by_id = {e.id: e for e in entries}
+    order = sorted(result.scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    sources = [_ranked(rank, by_id[esm_id], score, result.reference) for rank, (esm_id, score)
+               in enumerate(order, start=1)]
+    return sources, _reference(info, result.reference, sources)
+
+
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], phase: str) -> Iterator[None]:
+    """Record the seconds the ``with`` block takes as ``timings[phase]``."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[phase] = time.perf_counter() - started
 
 
 def _advice_path(option: Any) -> Path | None:
