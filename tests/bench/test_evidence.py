@@ -44,3 +44,51 @@ def test_bootstrap_intervals_hold_the_mean_and_a_perfect_ranker_beats_random():
         mean, low, high, n = boot.interval("oracle", f"gain@{k}")
         assert low <= mean <= high and n == 8
         assert mean > boot.interval("random (expected)", f"gain@{k}")[0]
+
+
+def _evidence(grid: str, targets: int, methods=("esm-logme",)):
+    from stepstone.rank.evidence import Evidence, GainAtK, MethodEvidence
+
+    return Evidence(grid={"name": grid, "targets": targets, "sources": 23, "seeds": 3,
+                          "target_examples": 500}, level=0.9, replicates=10,
+                    methods={m: MethodEvidence(method=m, targets=targets,
+                                               gain_at=[GainAtK(k=1, mean=1.0, low=0.0,
+                                                                high=2.0)]) for m in methods})
+
+
+def test_the_hubs_evidence_is_replaced_only_by_a_complete_grid_with_as_many_targets(tmp_path):
+    """`stepstone rank` cites the hub's evidence.json, so a preview of a running grid or a
+    smaller grid must not replace it; it goes beside the grid's results instead."""
+    from stepstone.bench.evidence import save_evidence
+    from stepstone.rank.evidence import EVIDENCE_FILE, Evidence
+
+    hub, results = tmp_path / "hub", tmp_path / "results"
+    hub.mkdir(), results.mkdir()
+    hub_file, beside = hub / EVIDENCE_FILE, results / EVIDENCE_FILE
+    _evidence("medium", 12).save(hub_file)
+
+    message = save_evidence(_evidence("large", 24), hub_root=hub, results_dir=results,
+                            cells_left=351)
+    assert Evidence.load(hub_file).grid["name"] == "medium"  # kept
+    assert Evidence.load(beside).grid["name"] == "large" and "351 cells left" in message
+
+    save_evidence(_evidence("large", 24), hub_root=hub, results_dir=results, cells_left=0)
+    assert Evidence.load(hub_file).grid["name"] == "large"  # complete, more targets
+
+    message = save_evidence(_evidence("reduced", 5), hub_root=hub, results_dir=results,
+                            cells_left=0)
+    assert Evidence.load(hub_file).grid["name"] == "large" and "kept" in message
+    assert Evidence.load(beside).grid["name"] == "reduced"
+
+    # the same grid again: merged, so evaluating one more method keeps the others
+    save_evidence(_evidence("large", 24, ("logme",)), hub_root=hub, results_dir=results,
+                  cells_left=0)
+    assert sorted(Evidence.load(hub_file).methods) == ["esm-logme", "logme"]
+
+    # an explicit path is written whatever the grid, and a malformed file there is replaced
+    chosen = tmp_path / "mine.json"
+    chosen.write_text("{not json")
+    assert str(chosen) in save_evidence(_evidence("reduced", 5), hub_root=hub,
+                                        results_dir=results, cells_left=7, path=chosen)
+    assert Evidence.load(chosen).grid["name"] == "reduced"
+    assert Evidence.load(hub_file).grid["name"] == "large"

@@ -14,10 +14,12 @@ results is picked on the same noise); the seed resampling shows how much.
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 
 from .. import __version__
-from ..errors import StepstoneError
-from ..rank.evidence import Evidence, GainAtK, MethodEvidence
+from ..errors import AdviceError, StepstoneError
+from ..rank.evidence import EVIDENCE_FILE, Evidence, GainAtK, MethodEvidence
 from .evaluate import CEILING, NO_TRANSFER, Evaluation, GroundTruth
 from .grids import Grid
 from .uncertainty import GAIN_KS
@@ -48,3 +50,37 @@ def evidence_from(grid: Grid, truth: GroundTruth, evaluation: Evaluation, *,
                     level=level, replicates=len(boot.target_draws), methods=methods,
                     created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                     library_version=__version__, command=command)
+
+
+def save_evidence(evidence: Evidence, *, hub_root: str | os.PathLike,
+                  results_dir: str | os.PathLike, cells_left: int,
+                  path: str | os.PathLike | None = None) -> str:
+    """Write ``evidence`` and say where and why there. The hub's evidence.json is what every
+    `stepstone rank` of the hub cites, so by default it is replaced only by a complete grid
+    (``cells_left == 0``) that has at least as many targets as the grid it came from; otherwise
+    the file goes beside the grid's results and the hub's is kept. An explicit ``path`` is
+    always written. A file from the same grid is merged (evaluating one more method keeps the
+    others)."""
+    hub_file = Path(hub_root) / EVIDENCE_FILE
+    target, why = Path(path) if path else hub_file, ""
+    old = _readable(target)
+    if path is None and cells_left:
+        target, why = Path(results_dir) / EVIDENCE_FILE, (
+            f"; the grid has {cells_left} cells left, so the hub's {hub_file} is kept")
+    elif path is None and old is not None and old.grid.get("name") != evidence.grid["name"] \
+            and int(old.grid.get("targets") or 0) > int(evidence.grid["targets"]):
+        target, why = Path(results_dir) / EVIDENCE_FILE, (
+            f"; the hub's {hub_file} comes from the {old.describe_grid()}, more targets than "
+            "this grid's, so it is kept (pass --evidence to choose the file)")
+    old = _readable(target)
+    if old is not None and old.grid.get("name") == evidence.grid["name"]:
+        evidence.methods = {**old.methods, **evidence.methods}
+    evidence.save(target)
+    return f"wrote {target} (gain@1..5 of {', '.join(sorted(evidence.methods))}){why}"
+
+
+def _readable(path: Path) -> Evidence | None:
+    try:
+        return Evidence.load(path) if path.is_file() else None
+    except AdviceError:
+        return None  # a malformed file is replaced

@@ -160,7 +160,8 @@ TABLES = ("overview", "intervals", "paired", "gain-at-k", "fidelity", "summary",
 @click.option("--table", "table_name", type=click.Choice(TABLES), default="overview",
               show_default=True,
               help="overview: intervals, paired comparisons, gain@k and ESM fidelity "
-              "(markdown; csv/json give the intervals); summary: means by task type without intervals.")
+              "(markdown; csv/json give the intervals); summary: means by task type without "
+              "intervals.")
 @click.option("--per-target", is_flag=True, help="Same as --table per-target.")
 @click.option("--replicates", type=click.IntRange(min=0), default=2000, show_default=True,
               help="Bootstrap resamples (targets and seeds) for the intervals; 0: none.")
@@ -185,7 +186,8 @@ def evaluate(grid_name: str, results_dir: str | None, hub_path: str | None, meth
                                   show_progress=False, rank_options={"models_dir": models_dir},
                                   replicates=replicates, use_cache=not no_cache)
     tables = {"intervals": evaluation.intervals, "paired": evaluation.paired,
-              "gain-at-k": evaluation.gain_at_k, "fidelity": evaluation.fidelity, "summary": evaluation.summary,
+              "gain-at-k": evaluation.gain_at_k, "fidelity": evaluation.fidelity,
+              "summary": evaluation.summary,
               "per-target": lambda: evaluation.per_target}
     if fmt == "markdown" and table_name == "overview":
         parts = [("Mean over targets [90 % bootstrap interval, targets and seeds resampled]",
@@ -211,7 +213,9 @@ def evaluate(grid_name: str, results_dir: str | None, hub_path: str | None, meth
 def evidence_option(func):
     return click.option("--evidence", "evidence_path", type=click.Path(dir_okay=False),
                         help="Where to write the measured gain@k that `stepstone rank` cites "
-                        "(default: evidence.json in the hub folder).")(func)
+                        "(default: evidence.json in the hub folder when the grid is complete "
+                        "and has at least the targets of the hub's file; else beside the "
+                        "results).")(func)
 
 
 @bench.command()
@@ -223,8 +227,9 @@ def report(grid_name: str, results_dir: str | None, hub_path: str | None, method
            models_dir: str | None, no_cache: bool, evidence_path: str | None, verbose: int,
            quiet: bool) -> None:
     """Write report.md, PNG plots (gains heatmap, regret@k curves, ESM-LogME vs gain),
-    report.html (the report with its plots inlined, one file to share) and the hub's
-    evidence.json (gain@1..5 per method, cited by `stepstone rank`)."""
+    report.html (the report with its plots inlined, one file to share) and evidence.json
+    (gain@1..5 per method, cited by `stepstone rank`): into the hub only from a complete grid,
+    see --evidence."""
     from ..bench import write_report
 
     configure(verbose, quiet)
@@ -232,7 +237,8 @@ def report(grid_name: str, results_dir: str | None, hub_path: str | None, method
                                                           methods, models_dir, no_cache)
     path = write_report(grid, truth, evaluation, folder, command=command)
     click.echo(f"wrote {path} and {path.with_name('report.html')}")
-    click.echo(_save_evidence(grid, truth, evaluation, evidence_path, hub_path, command))
+    click.echo(_save_evidence(grid, folder, truth, evaluation, evidence_path, hub_path,
+                              command))
 
 
 def _evaluated(grid_name: str, results_dir: str | None, hub_path: str | None, methods: str,
@@ -252,26 +258,15 @@ def _evaluated(grid_name: str, results_dir: str | None, hub_path: str | None, me
     return grid, folder, truth, evaluation, command
 
 
-def _save_evidence(grid, truth, evaluation, path: str | None, hub_path: str | None,
-                   command: str) -> str:
-    """Write gain@k beside the hub (merged into its file when that is from the same grid, so
-    that evaluating one more method keeps the others)."""
-    from pathlib import Path
+def _save_evidence(grid, folder: str, truth, evaluation, path: str | None,
+                   hub_path: str | None, command: str) -> str:
+    """Write gain@k: into the hub when the grid is complete (bench.evidence.save_evidence)."""
+    from ..bench.evidence import evidence_from, save_evidence
+    from ..bench.grid_status import grid_status
 
-    from ..bench.evidence import evidence_from
-    from ..rank.evidence import EVIDENCE_FILE, Evidence
-
-    target = Path(path) if path else Path(resolve_hub_path(hub_path)) / EVIDENCE_FILE
-    evidence = evidence_from(grid, truth, evaluation, command=command)
-    if target.is_file():
-        try:
-            old = Evidence.load(target)
-        except ValueError:
-            old = None
-        if old is not None and old.grid.get("name") == grid.name:
-            evidence.methods = {**old.methods, **evidence.methods}
-    evidence.save(target)
-    return f"wrote {target} (gain@1..5 of {', '.join(sorted(evidence.methods))})"
+    return save_evidence(evidence_from(grid, truth, evaluation, command=command),
+                         hub_root=resolve_hub_path(hub_path), results_dir=folder,
+                         cells_left=grid_status(grid, folder).left, path=path)
 
 
 @bench.command("evidence")
@@ -284,11 +279,13 @@ def evidence_cmd(grid_name: str, results_dir: str | None, hub_path: str | None, 
                  verbose: int, quiet: bool) -> None:
     """Write the hub's evidence.json: each method's measured gain@1..5 on the grid, with 90 %
     intervals (targets and seeds resampled), which `stepstone rank` cites in its
-    recommendation. `bench report` writes it too."""
+    recommendation. `bench report` writes it too. A grid with cells left, or with fewer targets than
+    the grid of the hub's file, writes it beside its results instead (see --evidence)."""
     configure(verbose, quiet)
-    grid, _, truth, evaluation, command = _evaluated(grid_name, results_dir, hub_path, methods,
-                                                     models_dir, no_cache)
-    click.echo(_save_evidence(grid, truth, evaluation, evidence_path, hub_path, command))
+    grid, folder, truth, evaluation, command = _evaluated(grid_name, results_dir, hub_path,
+                                                          methods, models_dir, no_cache)
+    click.echo(_save_evidence(grid, folder, truth, evaluation, evidence_path, hub_path,
+                              command))
 
 
 def _methods(text: str) -> list[str]:
