@@ -120,6 +120,10 @@ def test_cli_writes_the_model_and_the_quality(tiny_grid, tmp_path):
     model = AdviceModel.load(out)
     assert model.evaluation["cells"] == 6 and model.features == ["z_score", "margin_z"]
     assert (folder / "advice.md").is_file()
+    # the selector (fitted by default) reports its policies with intervals
+    selector_md = (folder / "selector.md").read_text()
+    assert "| follow, incl. skip - always its first pick | 3 |" in selector_md
+    assert "| never | 3 | 0.00 [0.00, 0.00] |  |" in selector_md
 
 
 def test_a_target_that_cannot_be_ranked_is_left_out_with_a_warning(tiny_grid, monkeypatch,

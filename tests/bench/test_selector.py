@@ -136,3 +136,23 @@ def test_advice_from_the_selector_is_nested_and_calibrated_on_a_known_function()
     assert 0.65 <= quality["coverage"] <= 0.95
     assert has_skill({**quality, "coverage": 0.8}) and not has_skill(
         {**quality, "brier": quality["brier_base_rate"]})
+
+
+def test_policy_intervals_resample_targets_and_pair_the_differences():
+    from stepstone.bench.selector import policy_intervals
+
+    policy = pd.DataFrame({"target": ["a", "b", "c", "d"], "top1": [2.0, -1.0, 3.0, -2.0],
+                           "learned": [2.0, 0.0, 3.0, 0.0], "never": 0.0,
+                           "skipped": [False, True, False, True]})
+    table = policy_intervals(policy, replicates=4000).set_index("policy")
+    assert table.loc["follow, incl. skip", "mean"] == pytest.approx(1.25)
+    assert table.loc["always its first pick", "mean"] == pytest.approx(0.5)
+    skip_vs_top = table.loc["follow, incl. skip - always its first pick"]
+    assert skip_vs_top["mean"] == pytest.approx(0.75)
+    # the paired difference is 0, 1, 0, 2 per target: its resampled mean lies in [0, 2]
+    assert 0.0 <= skip_vs_top["low"] <= 0.75 <= skip_vs_top["high"] <= 2.0
+    # exact sign flips of (1, 2) among zeros: |mean| >= 0.75 in 2 of 4 patterns
+    assert skip_vs_top["p"] == pytest.approx(0.5)
+    never = table.loc["never"]
+    assert never["mean"] == never["low"] == never["high"] == 0.0 and np.isnan(never["p"])
+    assert (table["targets"] == 4).all()

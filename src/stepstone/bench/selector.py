@@ -1,5 +1,5 @@
-"""Fit the learned selector (:mod:`stepstone.rank.methods.learned`) on a ground-truth grid, and judge it
-leave-one-target-out like every other method.
+"""Fit the learned selector (:mod:`stepstone.rank.methods.learned`) on a ground-truth grid, and
+judge it leave-one-target-out like every other method.
 
 The cells: every measured (target, source) of the grid, with the features the selector sees at
 ranking time (the input methods' scores from the evaluation's score cache, the target sample the
@@ -156,6 +156,31 @@ def policy_gains(cells: pd.DataFrame, predicted: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: the policies of :func:`policy_gains` and the differences the README reports
+POLICY_ROWS = {"follow, incl. skip": "learned", "always its first pick": "top1", "never": "never"}
+POLICY_DIFFERENCES = (("follow, incl. skip", "always its first pick"),
+                      ("follow, incl. skip", "never"), ("always its first pick", "never"))
+
+
+def policy_intervals(policy: pd.DataFrame, *, level: float = 0.9, replicates: int = 2000,
+                     seed: int = 0) -> pd.DataFrame:
+    """Mean per-target gain (points) of each policy and of the paired differences, with a
+    percentile interval from resampling targets (the same draws for every row, so differences
+    are paired) and a sign-flip p for the differences. The cells hold seed means, so seed noise
+    is not resampled here: these intervals are somewhat narrower than the report's."""
+    from .uncertainty import percentile_interval, sign_flip_p
+
+    values = {name: policy[column].to_numpy(np.float64) for name, column in POLICY_ROWS.items()}
+    values.update({f"{a} - {b}": values[a] - values[b] for a, b in POLICY_DIFFERENCES})
+    draws = np.random.default_rng(seed).integers(0, len(policy), size=(replicates, len(policy)))
+    rows = []
+    for name, v in values.items():
+        low, high = percentile_interval(v[draws].mean(axis=1), level)
+        rows.append({"policy": name, "targets": len(v), "mean": float(v.mean()), "low": low,
+                     "high": high, "p": sign_flip_p(v) if " - " in name else np.nan})
+    return pd.DataFrame(rows)
+
+
 def fit_selector(cells: pd.DataFrame, *, grid: Grid, hub: Hub, model_name: str,
                  kinds: tuple[str, ...] = KINDS) -> SelectorModel:
     """Choose the kind by leave-one-target-out gain@1, fit it on every cell, and attach its
@@ -188,7 +213,9 @@ def fit_selector(cells: pd.DataFrame, *, grid: Grid, hub: Hub, model_name: str,
     model.cells, model.targets = len(cells), sorted(cells["target"].unique())
     model.target_types = sorted({"regression" if r else "classification"
                                  for r in cells["regression"].astype(bool)})
-    model.evaluation = {"chosen": kind, "leave_one_target_out": evaluation}
+    policy = policy_intervals(policy_gains(cells, out_of_target[kind]))
+    model.evaluation = {"chosen": kind, "leave_one_target_out": evaluation,
+                        "policies": policy.to_dict(orient="records")}
     model.created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     model.library_version = __version__
     return model
@@ -232,6 +259,7 @@ def has_skill(quality: dict[str, Any]) -> bool:
 def selector_markdown(model: SelectorModel) -> str:
     """The leave-one-target-out figures stored with a fitted selector, as Markdown."""
     from .calibrate import quality_markdown
+    from .report_stats import interval_text
 
     loto = model.evaluation.get("leave_one_target_out", {})
     lines = [f"Learned selector fitted on grid `{model.grid.get('name')}` ({model.cells} cells "
@@ -241,6 +269,15 @@ def selector_markdown(model: SelectorModel) -> str:
              "|---|---:|---:|---:|---:|"]
     lines += [f"| {kind} | {e['gain@1']:+.2f} | {e['policy']:+.2f} | {e['skipped']} | "
               f"{e['mae']:.2f} |" for kind, e in loto.items()]
+    policies = model.evaluation.get("policies")
+    if policies:
+        lines += ["", "The chosen kind's policies, mean gain per target in points "
+                  "[90 % interval, targets resampled; seed noise not included]:", "",
+                  "| policy | targets | gain | p (sign flip) |", "|---|---:|---|---:|"]
+        lines += [f"| {r['policy']} | {r['targets']} | "
+                  f"{interval_text(r['mean'], r['low'], r['high'], 2)} | "
+                  + ("" if r["p"] is None or not np.isfinite(r["p"]) else f"{r['p']:.3f}")
+                  + " |" for r in policies]
     weights = sorted(model.importance.items(), key=lambda kv: -abs(kv[1]))
     label = "coefficient (standardised)" if model.kind == "ridge" else "importance"
     lines += ["", f"| feature | {label} |", "|---|---:|"]

@@ -164,7 +164,7 @@ class Bootstrap:
             return np.nan, np.nan, np.nan, 0
         point = float(np.nanmean([self.point[method][t][metric] for t in names]))
         means = self._resampled_means(names, stacked)
-        low, high = _percentiles(means, level)
+        low, high = percentile_interval(means, level)
         return point, low, high, len(names)
 
     def _stack(self, method: str, metric: str, targets: list[str] | None
@@ -200,7 +200,7 @@ class Bootstrap:
                                for t in names])
         stacked = np.stack([self.values[reference][t][metric] - self.values[other][t][metric]
                             for t in names], axis=1)
-        low, high = _percentiles(self._resampled_means(names, stacked), level)
+        low, high = percentile_interval(self._resampled_means(names, stacked), level)
         better = diff_point if higher_is_better(metric) else -diff_point
         return {"targets": len(names), "mean_diff": float(diff_point.mean()), "low": low,
                 "high": high, "p_permutation": sign_flip_p(diff_point),
@@ -220,7 +220,8 @@ def higher_is_better(metric: str) -> bool:
     return not metric.startswith("regret")
 
 
-def _percentiles(values: np.ndarray, level: float) -> tuple[float, float]:
+def percentile_interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    """The central ``level`` percentile interval of the finite resampled ``values`` (R,)."""
     values = values[np.isfinite(values)]
     if not len(values):
         return np.nan, np.nan
