@@ -7,7 +7,8 @@ The README quotes three tables of each reported grid: every method with its 90 %
 (``evaluation_intervals.csv``: ESM-LogME first, then by regret@1, then the references), the
 paired comparisons with ESM-LogME that matter to a reader (``paired_comparisons.csv``: the rows
 with p < 0.2 in regret@1 or gain@1, plus LogME on the tuned models, the learned selector and no
-transfer), and gain@k for a few methods (``gain_at_k.csv``). They are printed from the files
+transfer), gain@k for a few methods (``gain_at_k.csv``) and, once `stepstone bench calibrate`
+has run on the grid, the learned selector's policies (``selector_policies.csv``). They are printed from the files
 that ``stepstone bench report`` wrote, so the README's numbers are the report's, to the digit,
 and a grid that grew is quoted again with one command. Reads files only; no scoring.
 """
@@ -105,6 +106,30 @@ def gain_at_k_table(folder: Path, methods: tuple[str, ...] = GAIN_AT_K) -> str:
     return "\n".join(lines)
 
 
+def policy_table(folder: Path) -> str | None:
+    """The learned selector's policies and their paired differences (``selector_policies.csv``
+    from `stepstone bench calibrate`), or None when the grid has none."""
+    path = folder / "selector_policies.csv"
+    if not path.is_file():
+        return None
+    lines = ["| policy (learned selector, leave-one-target-out) | targets | gain (points) | "
+             "p (sign flip) |", "|---|---:|---|---:|"]
+    for _, row in pd.read_csv(path).iterrows():
+        p = "" if pd.isna(row["p"]) else f"{row['p']:.3f}"
+        lines.append(f"| {row['policy']} | {int(row['targets'])} | "
+                     f"{interval_text(row['mean'], row['low'], row['high'], 2)} | {p} |")
+    return "\n".join(lines)
+
+
+def tables(folder: Path, methods: tuple[str, ...] = GAIN_AT_K) -> list[tuple[str, str]]:
+    """(title, Markdown) of every table the README quotes from ``folder``."""
+    out = [("every method, 90 % intervals", summary_table(folder)),
+           ("paired with ESM-LogME", paired_table(folder)),
+           ("gain@k", gain_at_k_table(folder, methods))]
+    policies = policy_table(folder)
+    return out + ([("learned selector's policies", policies)] if policies else [])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--grid", default="medium", help="a grid whose report is committed")
@@ -115,9 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     folder = args.results or REPO / "benchmarks" / "results" / args.grid
     methods = tuple(m.strip() for m in args.gain_at_k.split(",") if m.strip())
-    for title, text in (("every method, 90 % intervals", summary_table(folder)),
-                        ("paired with ESM-LogME", paired_table(folder)),
-                        ("gain@k", gain_at_k_table(folder, methods))):
+    for title, text in tables(folder, methods):
         print(f"<!-- {args.grid}: {title} -->\n{text}\n")
 
 

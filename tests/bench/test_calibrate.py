@@ -124,6 +124,9 @@ def test_cli_writes_the_model_and_the_quality(tiny_grid, tmp_path):
     selector_md = (folder / "selector.md").read_text()
     assert "| follow, incl. skip - always its first pick | 3 |" in selector_md
     assert "| never | 3 | 0.00 [0.00, 0.00] |  |" in selector_md
+    policies = pd.read_csv(folder / "selector_policies.csv")  # what the README quotes
+    assert policies["policy"].tolist()[:3] == ["follow, incl. skip", "always its first pick",
+                                               "never"]
 
 
 def test_a_target_that_cannot_be_ranked_is_left_out_with_a_warning(tiny_grid, monkeypatch,

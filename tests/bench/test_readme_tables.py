@@ -27,8 +27,7 @@ def test_the_readme_quotes_the_committed_report(grid):
     tables = _script()
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     folder = RESULTS / grid
-    for table in (tables.summary_table(folder), tables.paired_table(folder),
-                  tables.gain_at_k_table(folder)):
+    for _, table in tables.tables(folder):
         missing = [line for line in table.splitlines() if line not in readme]
         assert table in readme, f"{grid}: README lacks or differs in {missing[:3]}"
 
@@ -48,3 +47,17 @@ def test_paired_rows_are_the_notable_ones_and_the_fixed_ones(tmp_path):
         "| a", "| b", "| **logme** (tuned models)", "| no transfer"]
     assert lines[0] == ("| a | 12 | \u22121.50 [\u22122.00, +0.25] | 0.500 (1.00) | "
                         "\u22121.50 [\u22122.00, +0.25] | 0.100 (0.20) | 3 / 5 / 4 |")
+
+
+def test_the_policy_table_reads_what_calibrate_writes(tmp_path):
+    from stepstone.bench.selector import POLICIES_FILE, policy_intervals
+
+    assert _script().policy_table(tmp_path) is None  # no selector fitted on this grid
+    policy = pd.DataFrame({"target": ["a", "b"], "top1": [2.0, -1.0], "learned": [2.0, 0.0],
+                           "never": 0.0, "skipped": [False, True]})
+    policy_intervals(policy, replicates=50).to_csv(tmp_path / POLICIES_FILE, index=False)
+    lines = _script().policy_table(tmp_path).splitlines()
+    assert len(lines) == 2 + 6
+    assert lines[2].startswith("| follow, incl. skip | 2 | 1.00 [") and lines[2].endswith(" |  |")
+    assert lines[5].startswith("| follow, incl. skip - always its first pick | 2 | 0.50 [")
+    assert lines[5].endswith("| 1.000 |")  # one non-zero difference: every sign flip ties it

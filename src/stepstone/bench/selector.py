@@ -156,7 +156,9 @@ def policy_gains(cells: pd.DataFrame, predicted: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-#: the policies of :func:`policy_gains` and the differences the README reports
+#: the policies of :func:`policy_gains` and the differences the README reports, and the file in
+#: the grid's results folder that `bench calibrate` writes them to
+POLICIES_FILE = "selector_policies.csv"
 POLICY_ROWS = {"follow, incl. skip": "learned", "always its first pick": "top1", "never": "never"}
 POLICY_DIFFERENCES = (("follow, incl. skip", "always its first pick"),
                       ("follow, incl. skip", "never"), ("always its first pick", "never"))

@@ -72,8 +72,10 @@ def _fit_selector(grid, folder: str, hub) -> None:
     """Fit, evaluate and write the learned selector (selector.json beside the hub)."""
     from .._io import write_text
     from ..bench.calibrate import advice_quality
-    from ..bench.selector import (advice_loto, fit_selector, has_skill, selector_cells,
-                                  selector_markdown)
+    import pandas as pd
+
+    from ..bench.selector import (POLICIES_FILE, advice_loto, fit_selector, has_skill,
+                                  selector_cells, selector_markdown)
     from ..rank.methods.learned import FILE_NAME
 
     cells = selector_cells(grid, folder, hub, show_progress=False)
@@ -82,6 +84,8 @@ def _fit_selector(grid, folder: str, hub) -> None:
     model.evaluation["advice"] = {**quality, "skill": has_skill(quality)}
     text = selector_markdown(model)
     write_text(f"{folder}/selector.md", f"# Learned selector: grid `{grid.name}`\n\n{text}")
+    write_text(f"{folder}/{POLICIES_FILE}",
+               pd.DataFrame(model.evaluation["policies"]).to_csv(index=False))
     click.echo(text)
     path = model.save(hub.root / FILE_NAME)
     click.echo(f"wrote {path} ({model.cells} cells of {len(model.targets)} targets)")
