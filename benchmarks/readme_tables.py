@@ -3,13 +3,13 @@
     python3 benchmarks/readme_tables.py --grid medium
     python3 benchmarks/readme_tables.py --grid large --gain-at-k esm-logme,learned,logme
 
-The README quotes three tables of each reported grid: every method with its 90 % intervals
+The README quotes these tables of each reported grid: every method with its 90 % intervals
 (``evaluation_intervals.csv``: ESM-LogME first, then by regret@1, then the references), the
 paired comparisons with ESM-LogME that matter to a reader (``paired_comparisons.csv``: the rows
 with p < 0.2 in regret@1 or gain@1, plus LogME on the tuned models, the learned selector and no
 transfer), gain@k for a few methods (``gain_at_k.csv``) and, once `stepstone bench calibrate`
-has run on the grid, the learned selector's policies (``selector_policies.csv``). They are printed from the files
-that ``stepstone bench report`` wrote, so the README's numbers are the report's, to the digit,
+has run on the grid, the learned selector's policies (``selector_policies.csv``). They are
+printed from the files those commands wrote, so the README's numbers are theirs, to the digit,
 and a grid that grew is quoted again with one command. Reads files only; no scoring.
 """
 
