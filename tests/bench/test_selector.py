@@ -87,6 +87,34 @@ def test_standardised_features_ignore_missing_scores():
     assert standardised([np.nan, 2.0, 2.0]).tolist() == [0.0, 0.0, 0.0]
 
 
+def test_z_scores_are_set_by_the_sources_the_selector_was_fitted_on():
+    """A hub with more sources than the grid (the bundled hub ranks 62, the grids 23) must not
+    shift the features of the sources the selector knows: their z-scores are centred and scaled
+    by those sources only, wherever the others score."""
+    from types import SimpleNamespace
+
+    assert standardised([1.0, 2.0, 3.0, 10.0], [True, True, True, False]) == pytest.approx(
+        [-1.2247449, 0.0, 1.2247449, 9.7979590])  # (10 - 2) / sd(1, 2, 3)
+    entries = {i: SimpleNamespace(num_examples=100, fit_cosine=0.9, task_type="classification")
+               for i in "abcdxy"}
+    target = {"log_target_rows": 2.0, "log_classes": 1.0, "regression": 0.0, "pair": 0.0,
+              "base_logme": -0.5}
+    grid_scores = {"esm-logme": {"a": -0.4, "b": -0.2, "c": -0.3, "d": -0.1},
+                   "esm-knn": {"a": 0.5, "b": 0.7, "c": 0.6, "d": 0.9}}
+    as_fitted = feature_matrix(grid_scores, list("abcd"), entries, target)
+    bigger = {m: {**v, "x": 5.0, "y": -5.0} for m, v in grid_scores.items()}
+    model = SelectorModel(kind="ridge", features=list(FEATURES), mean=[0.0] * len(FEATURES),
+                          scale=[1.0] * len(FEATURES), intercept=0.0,
+                          esms={i: "digest" for i in "abcd"})
+    basis = model.scale_basis(list("abcdxy"))
+    assert basis == set("abcd")
+    served = feature_matrix(bigger, list("abcdxy"), entries, target, reference_ids=basis)
+    np.testing.assert_allclose(served[:4], as_fitted)
+    unscaled = feature_matrix(bigger, list("abcdxy"), entries, target)  # the old behaviour
+    assert not np.allclose(unscaled[:4], as_fitted)
+    assert model.scale_basis(list("abxy")) is None  # too few known sources: the whole pool
+
+
 def test_selector_files_are_checked(tmp_path):
     path = tmp_path / "selector.json"
     path.write_text('{"format": "stepstone-advice"}')

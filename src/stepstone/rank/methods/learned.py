@@ -17,6 +17,7 @@ cells, and its out-of-target residuals, from which P(gain > 0) comes as for the 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -42,14 +43,16 @@ FILE_NAME = "selector.json"
 _MAKE_ONE = "make one with `stepstone bench calibrate --grid GRID`"
 
 
-def standardised(scores: np.ndarray) -> np.ndarray:
-    """Within-target z-scores over the finite entries, (S,) -> (S,); a missing score (NaN) and
-    a constant score give 0 (no information either way)."""
+def standardised(scores: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Within-target z-scores, (S,) -> (S,): centred and scaled by the finite scores of the
+    ``reference`` rows (a boolean mask (S,); default: all rows). A missing score (NaN) and a
+    constant reference give 0 (no information either way)."""
     scores = np.asarray(scores, dtype=np.float64)
     finite = np.isfinite(scores)
+    basis = finite if reference is None else finite & np.asarray(reference, dtype=bool)
     out = np.zeros(len(scores))
-    if finite.sum() >= 2 and np.std(scores[finite]) > 0:
-        out[finite] = (scores[finite] - scores[finite].mean()) / scores[finite].std()
+    if basis.sum() >= 2 and np.std(scores[basis]) > 0:
+        out[finite] = (scores[finite] - scores[basis].mean()) / scores[basis].std()
     return out
 
 
@@ -65,14 +68,17 @@ def target_descriptors(summary: dict[str, Any], base_logme: float | None) -> dic
 
 
 def feature_matrix(method_scores: dict[str, dict[str, float]], ids: list[str],
-                   entries: dict[str, HubEntry], target: dict[str, float]) -> np.ndarray:
+                   entries: dict[str, HubEntry], target: dict[str, float], *,
+                   reference_ids: Collection[str] | None = None) -> np.ndarray:
     """(S, F) features in :data:`FEATURES` order for the sources ``ids`` (ESM ids).
 
     ``method_scores[m][id]`` are the scores of :data:`INPUT_METHODS` (a method that could not
-    score the target is absent); ``target`` is :func:`target_descriptors`. Standardisation is
-    over ``ids``: the sources being ranked together.
+    score the target is absent); ``target`` is :func:`target_descriptors`. The z-scores are
+    centred and scaled over ``reference_ids`` among ``ids`` (default: all of ``ids``, the
+    sources being ranked together).
     """
-    columns = [standardised([method_scores.get(m, {}).get(i, np.nan) for i in ids])
+    reference = None if reference_ids is None else np.isin(ids, list(reference_ids))
+    columns = [standardised([method_scores.get(m, {}).get(i, np.nan) for i in ids], reference)
                for m in INPUT_METHODS]
     logme = method_scores.get("esm-logme", {})
     base = target["base_logme"]
@@ -140,6 +146,14 @@ class SelectorModel(JsonModelFile):
         tail = (1.0 - interval) / 2
         low, high = np.quantile(np.asarray(self.residuals, dtype=np.float64), [tail, 1 - tail])
         return float(low), float(high)
+
+    def scale_basis(self, ids: list[str]) -> set[str] | None:
+        """The sources among ``ids`` that set the z-scores' centre and scale: those the model
+        was fitted on (its grid's sources), so that a hub with more or other sources than the
+        grid does not shift every z-score (the bundled hub ranks 62 sources, the grids 23);
+        None (all of ``ids``) when fewer than 3 of them are here."""
+        known = set(self.esms) & set(ids)
+        return known if len(known) >= 3 else None
 
     def fitted_on(self) -> FittedOn:
         from ..advice import FittedOn
@@ -215,7 +229,8 @@ def learned_method(ctx: RankContext) -> MethodScores:
     out = MethodScores(reference=0.0)
     if not ids:
         return out
-    gains = model.predict_gain(feature_matrix(scores, ids, entries, target))
+    gains = model.predict_gain(feature_matrix(scores, ids, entries, target,
+                                              reference_ids=model.scale_basis(ids)))
     for esm_id, gain in zip(ids, gains):
         out.add(esm_id, float(gain))
     return out
@@ -253,7 +268,8 @@ def learned_advice(ctx: RankContext, sources: list[Any]
     return (*selector_advice(model, sources, ctx.task.summary(), origin=str(path)), status)
 
 
-#: The input methods' scores are standardised over the pool, so it runs whole on the driver.
+#: The input methods' scores are standardised within the target (over the selector's grid
+#: sources among the pool), so it runs whole on the driver.
 register(MethodInfo(
     "learned", "predicted gain of a selector fitted on the ground truth (bench calibrate)",
     learned_method, needs=frozenset({Need.ESMS, Need.CONFIG, Need.SOURCE_STATS,
