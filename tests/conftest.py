@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
-# pytest-xdist runs the suite in N worker processes (pyproject's addopts): give each its share
-# of the cores, set before anything imports torch, so N workers do not each start a full-width
-# thread pool and slow one another down
-if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
-    _share = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
-    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(_name, str(_share))
+from tests._worker_threads import cores  # first: the worker's thread share, before numpy
 
 import shutil
 from pathlib import Path
@@ -25,7 +17,7 @@ from tests.rank.built import built  # noqa: F401  (fixture: a tiny hub built end
 def pytest_xdist_auto_num_workers(config) -> int:
     """`-n auto` (pyproject's addopts): one worker per core, at most 4 (each loads MiniLM and
     its own integration cache, so more workers mostly repeat work)."""
-    return max(1, min(4, os.cpu_count() or 1))
+    return max(1, min(4, cores()))
 
 
 @pytest.fixture(scope="session")
