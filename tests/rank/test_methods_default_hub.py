@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from stepstone._env import default_hub_path
@@ -78,6 +79,12 @@ def test_bundled_advice_model_fits_the_bundled_hub():
     assert all(s.expected_gain is None for s in ranking)
     rec = ranking.recommendation
     assert rec["advice"]["shown"] is False and "no skill out of sample" in rec["advice"]["reason"]
-    assert rec["evidence"]["grid"]["name"] == "medium" and rec["evidence"]["targets"] == 12
-    assert rec["evidence"]["gain_at"][0]["mean"] == pytest.approx(1.38, abs=0.01)
+    # the cited evidence is the committed report's gain@k of the grid the hub's file names
+    grid = rec["evidence"]["grid"]["name"]
+    committed = pd.read_csv(Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+                            / grid / "gain_at_k.csv").set_index("method").loc["esm-logme"]
+    assert rec["evidence"]["targets"] == committed["targets"] >= 12
+    first = rec["evidence"]["gain_at"][0]
+    assert (first["mean"], first["low"], first["high"]) == pytest.approx(
+        (committed["gain@1"], committed["gain@1 low"], committed["gain@1 high"]), rel=1e-9)
     assert rec["text"] in str(ranking) and ranking.stability is not None

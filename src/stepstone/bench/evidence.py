@@ -61,16 +61,16 @@ def save_evidence(evidence: Evidence, *, hub_root: str | os.PathLike,
     the file goes beside the grid's results and the hub's is kept. An explicit ``path`` is
     always written. A file from the same grid is merged (evaluating one more method keeps the
     others)."""
-    hub_file = Path(hub_root) / EVIDENCE_FILE
+    hub_file, beside = Path(hub_root) / EVIDENCE_FILE, Path(results_dir) / EVIDENCE_FILE
+    in_hub = None if path else _readable(hub_file)
     target, why = Path(path) if path else hub_file, ""
-    old = _readable(target)
     if path is None and cells_left:
-        target, why = Path(results_dir) / EVIDENCE_FILE, (
-            f"; the grid has {cells_left} cells left, so the hub's {hub_file} is kept")
-    elif path is None and old is not None and old.grid.get("name") != evidence.grid["name"] \
-            and int(old.grid.get("targets") or 0) > int(evidence.grid["targets"]):
-        target, why = Path(results_dir) / EVIDENCE_FILE, (
-            f"; the hub's {hub_file} comes from the {old.describe_grid()}, more targets than "
+        target, why = beside, f"; the grid has {cells_left} cells left, so the hub's {hub_file} " \
+            "is kept"
+    elif in_hub is not None and in_hub.grid.get("name") != evidence.grid["name"] \
+            and int(in_hub.grid.get("targets") or 0) > int(evidence.grid["targets"]):
+        target, why = beside, (
+            f"; the hub's {hub_file} comes from the {in_hub.describe_grid()}, more targets than "
             "this grid's, so it is kept (pass --evidence to choose the file)")
     old = _readable(target)
     if old is not None and old.grid.get("name") == evidence.grid["name"]:
