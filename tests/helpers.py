@@ -50,3 +50,19 @@ def shared_available() -> bool:
 
 requires_shared = pytest.mark.skipif(not shared_available(),
                                      reason="../shared/datasets is not next to the checkout")
+
+
+def benchmark_script(name: str):
+    """benchmarks/<name>.py imported as a module (the scripts are not a package); the sys.path
+    entries a script adds for itself are taken back."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    path = list(sys.path)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = path
+    return module

@@ -5,20 +5,13 @@ default only with its paired gain@1 interval above zero."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import benchmark_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("grid_conclusions",
-                                                  REPO / "benchmarks" / "grid_conclusions.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("grid_conclusions")
 
 
 def _intervals(gain, low, high):

@@ -3,11 +3,12 @@ prints them, for every grid whose report is committed."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from tests.helpers import benchmark_script
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "benchmarks" / "results"
@@ -15,11 +16,7 @@ REPORTED = [g for g in ("medium", "large") if (RESULTS / g / "gain_at_k.csv").is
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("readme_tables",
-                                                  REPO / "benchmarks" / "readme_tables.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("readme_tables")
 
 
 @pytest.mark.parametrize("grid", REPORTED)

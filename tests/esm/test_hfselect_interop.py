@@ -17,7 +17,7 @@ from stepstone.hub import Hub
 from stepstone.rank import rank_sources
 from stepstone.scores import logme
 from tests.hfcache import cache_folder
-from tests.helpers import REPO
+from tests.helpers import REPO, benchmark_script
 
 FIXTURES = REPO / "tests" / "fixtures" / "hfselect"
 HFSELECT_ESMS = ["esm-current", "esm-legacy", "esm-sentence-transformers"]
@@ -65,17 +65,7 @@ def test_legacy_layout_is_recognised(expected):
 def rewritten(tmp_path_factory):
     """The ESMs of stepstone-written/, written again by today's save_esm with the recipe that
     wrote the committed ones (benchmarks/make_hfselect_fixtures.py), into a fresh folder."""
-    import importlib.util
-    import sys
-
-    script = REPO / "benchmarks" / "make_hfselect_fixtures.py"
-    spec = importlib.util.spec_from_file_location("make_hfselect_fixtures", script)
-    module = importlib.util.module_from_spec(spec)
-    path = list(sys.path)
-    try:  # the script puts src/ and benchmarks/ on sys.path for itself
-        spec.loader.exec_module(module)
-    finally:
-        sys.path[:] = path
+    module = benchmark_script("make_hfselect_fixtures")
     out = tmp_path_factory.mktemp("rewritten")
     shutil.copytree(FIXTURES / "esm-legacy", out / "esm-legacy")
     module.write_stepstone_esms(out)
