@@ -155,3 +155,18 @@ def test_cli_evaluate_reads_committed_results(grid, tiny_bert, tmp_path):
     assert out.output.splitlines()[0].startswith("Mean over targets [90 % bootstrap interval")
     assert "| method | targets | regret@1 |" in out.output
     assert "esm-logme" in out.output and "random (expected)" in out.output
+
+    # the complete grid's evidence goes into the hub; with a cell missing it goes beside the
+    # results and the hub's file is kept
+    evidence = ["bench", "evidence", "--grid", str(grid_file), "--results", str(results),
+                "--hub", str(hub.root), "--methods", "esm-logme", "-q"]
+    out = CliRunner().invoke(main, evidence)
+    assert out.exit_code == 0, out.output
+    assert f"wrote {hub.root / 'evidence.json'}" in out.output
+    in_hub = (hub.root / "evidence.json").read_bytes()
+    lines = (results / "transfer.csv").read_text().splitlines(keepends=True)
+    (results / "transfer.csv").write_text("".join(lines[:-1]))
+    out = CliRunner().invoke(main, evidence)
+    assert out.exit_code == 0, out.output
+    assert "1 cells left" in out.output and (results / "evidence.json").is_file()
+    assert (hub.root / "evidence.json").read_bytes() == in_hub
