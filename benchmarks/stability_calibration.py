@@ -179,8 +179,8 @@ def main() -> None:
             print(f"{target} ({variant}): {summary(tables[variant][-1])}", flush=True)
     record = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "machine": describe(), "method": args.method, "targets": args.targets,
-              "exact_resampling": "half-samples",  # stability.half_sample_rows "samples": args.samples,
-              "n": args.n, "command": " ".join(["python3", *sys.argv]),
+              "exact_resampling": "half-samples",  # stability.half_sample_rows
+              "samples": args.samples, "n": args.n, "command": " ".join(["python3", *sys.argv]),
               "variants": {v: {"all": summary(pd.concat(t)),
                                "per_target": {tt: summary(part) for tt, part in
                                               pd.concat(t).groupby("target")}}
