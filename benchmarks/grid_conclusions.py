@@ -151,13 +151,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"# {args.grid}: what the grid lets us conclude\n")
     print("1.", first_pick_helps(intervals)[1])
     shown, suggestive = better_than_reference(paired)
-    print(f"2. better than {REFERENCE} (interval excludes 0 and BH p < {ALPHA}):",
-          "none" if not shown else "")
-    for line in shown:
-        print("   -", line)
-    print("   suggestive (one bar only):", "none" if not suggestive else "")
-    for line in suggestive:
-        print("   -", line)
+    for title, lines in ((f"2. better than {REFERENCE} (interval excludes 0 and BH p < "
+                          f"{ALPHA}):", shown), ("   suggestive (one bar only):", suggestive)):
+        print(title + ("" if lines else " none"))
+        for line in lines:
+            print("   -", line)
     print("3.", ceiling_distance(intervals))
     print("4.", learned_becomes_default(paired)[1])
     print("5. advice:")
