@@ -125,6 +125,8 @@ def test_cli_writes_the_model_and_the_quality(tiny_grid, tmp_path):
     assert "| follow, incl. skip - always its first pick | 3 |" in selector_md
     assert "| never | 3 | 0.00 [0.00, 0.00] |  |" in selector_md
     policies = pd.read_csv(folder / "selector_policies.csv")  # what the README quotes
+    stored = (hub.root / "selector.json").read_text()
+    assert "NaN" not in stored and json.loads(stored)["evaluation"]["policies"][0]["p"] is None
     assert policies["policy"].tolist()[:3] == ["follow, incl. skip", "always its first pick",
                                                "never"]
 

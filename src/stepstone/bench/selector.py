@@ -216,8 +216,11 @@ def fit_selector(cells: pd.DataFrame, *, grid: Grid, hub: Hub, model_name: str,
     model.target_types = sorted({"regression" if r else "classification"
                                  for r in cells["regression"].astype(bool)})
     policy = policy_intervals(policy_gains(cells, out_of_target[kind]))
+    # p is for differences only: None (JSON null, not NaN) on the policies themselves
+    records = [{k: None if isinstance(v, float) and not np.isfinite(v) else v
+                for k, v in row.items()} for row in policy.to_dict(orient="records")]
     model.evaluation = {"chosen": kind, "leave_one_target_out": evaluation,
-                        "policies": policy.to_dict(orient="records")}
+                        "policies": records}
     model.created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     model.library_version = __version__
     return model
