@@ -25,7 +25,6 @@ tests/bench/test_grid_conclusions.py.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -34,9 +33,11 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-REFERENCE = "esm-logme"
-CEILING = "noise ceiling (one seed)"
-NOT_RANKINGS = ("random (expected)", "no transfer", CEILING)
+from stepstone.bench.evaluate import CEILING, NO_TRANSFER, RANDOM  # noqa: E402
+from stepstone.bench.evaluate import REFERENCE_METHOD as REFERENCE  # noqa: E402
+from stepstone.bench.uncertainty import higher_is_better  # noqa: E402
+
+NOT_RANKINGS = (RANDOM, NO_TRANSFER, CEILING)
 ALPHA = 0.05
 
 
@@ -64,8 +65,7 @@ def better_than_reference(paired: pd.DataFrame, *, alpha: float = ALPHA
     for _, row in paired.iterrows():
         if row["method"] in NOT_RANKINGS:
             continue
-        better_sign = -1 if row["metric"].startswith(("gain", "ndcg", "spearman",
-                                                      "weighted")) else 1
+        better_sign = -1 if higher_is_better(row["metric"]) else 1
         excludes_zero = row["low"] > 0 or row["high"] < 0
         method_better = better_sign * row["mean_diff"] > 0
         significant = row["p_adjusted"] < alpha
@@ -110,30 +110,23 @@ def learned_becomes_default(paired: pd.DataFrame) -> tuple[bool, str]:
 
 
 def advice_lines(hub: Path) -> list[str]:
-    """Rule 5: the stored leave-one-target-out advice figures of the hub's two advice models."""
-    from stepstone.rank.evidence import meets_advice_bar
+    """Rule 5: each of the hub's advice models judged by the rule `stepstone rank` applies to
+    it (rank/evidence.py), and the advice model also by issue 25's bar (meets_advice_bar)."""
+    from stepstone.rank.advice import ADVICE_FILE, AdviceModel
+    from stepstone.rank.evidence import advice_skill, meets_advice_bar, selector_skill
+    from stepstone.rank.methods.learned import FILE_NAME, SelectorModel
 
     lines = []
-    for name, key in (("calibration.json", ("evaluation",)),
-                      ("selector.json", ("evaluation", "advice"))):
-        path = hub / name
-        if not path.is_file():
-            continue
-        quality = json.loads(path.read_text(encoding="utf-8"))
-        for part in key:
-            quality = (quality or {}).get(part)
-        if not quality:
-            lines.append(f"{name}: no stored evaluation")
-            continue
-        lines.append(f"{name}: {json.dumps(_advice_figures(quality))}; meets the display bar: "
-                     f"{meets_advice_bar(quality)}")
+    if (hub / ADVICE_FILE).is_file():
+        advice = AdviceModel.load(hub / ADVICE_FILE)
+        evaluation = advice.evaluation or {}
+        lines.append(f"{ADVICE_FILE}: {advice_skill(evaluation, advice.grid.get('name'))[1]}; "
+                     f"issue 25's bar (Brier <= 0.9x): {meets_advice_bar(evaluation)}")
+    if (hub / FILE_NAME).is_file():
+        selector = SelectorModel.load(hub / FILE_NAME)
+        lines.append(f"{FILE_NAME}: " + selector_skill(selector.evaluation.get("advice"),
+                                                        selector.grid.get("name"))[1])
     return lines
-
-
-def _advice_figures(quality: dict) -> dict:
-    keep = ("targets", "cells", "brier", "brier_base_rate", "mae", "mae_constant", "coverage")
-    return {k: round(v, 4) if isinstance(v, float) else v for k, v in quality.items()
-            if k in keep}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from stepstone._env import default_hub_path
-from stepstone.bench import ResultsFile, evaluate_methods, load_grid
+from stepstone.bench import BASELINE, ResultsFile, evaluate_methods, load_grid
 from stepstone.bench.report import REPORT_INPUTS
 from stepstone.bench.tuned_scores import TunedScores
 from tests.helpers import REPO, requires_shared
@@ -28,30 +28,20 @@ pytestmark = [pytest.mark.integration, requires_shared,
 METHODS = ["esm-logme", "textemb", "logme"]
 
 
-def test_cells_are_the_grids_and_measured_once():
-    grid = load_grid("medium")
-    keys = [c.key for c in ResultsFile(MEDIUM).cells()]
-    assert len(keys) == len(set(keys))
-    assert set(keys) <= {(t, s or "(no transfer)", seed) for t, s, seed in grid.cells()}
-    reduced = {c.key: c for c in ResultsFile(RESULTS / "reduced").cells()}
-    medium = {c.key: c for c in ResultsFile(MEDIUM).cells()}
-    assert set(reduced) <= set(medium)  # taken over, not measured again
-    assert all(medium[k] == reduced[k] for k in reduced)
-
-
-@pytest.mark.skipif(not (RESULTS / "large" / "transfer.csv").is_file(),
-                    reason="no large-grid results are committed")
-def test_large_cells_are_the_grids_and_take_over_the_medium_cells():
-    """The large grid measures only its own cells, each once, and takes over every medium cell
-    unchanged (same scores, seeds and timings), as the medium grid took over the reduced one."""
-    grid = load_grid("large")
-    cells = list(ResultsFile(RESULTS / "large").cells())
-    large = {c.key: c for c in cells}
-    assert len(large) == len(cells)
-    assert set(large) <= {(t, s or "(no transfer)", seed) for t, s, seed in grid.cells()}
-    medium = {c.key: c for c in ResultsFile(MEDIUM).cells()}
-    assert set(medium) <= set(large)
-    assert all(large[k] == medium[k] for k in medium)
+@pytest.mark.parametrize(("name", "reused"), [
+    (g, r) for g, r in (("medium", "reduced"), ("large", "medium"))
+    if (RESULTS / g / "transfer.csv").is_file()])
+def test_cells_are_the_grids_measured_once_and_take_over_the_smaller_grid(name, reused):
+    """A grid measures only its own cells, each once, and takes over every cell of the grid it
+    reuses unchanged (same scores, seeds and timings), not measured again."""
+    grid = load_grid(name)
+    cells = list(ResultsFile(RESULTS / name).cells())
+    keys = {c.key: c for c in cells}
+    assert len(keys) == len(cells)
+    assert set(keys) <= {(t, s or BASELINE, seed) for t, s, seed in grid.cells()}
+    smaller = {c.key: c for c in ResultsFile(RESULTS / reused).cells()}
+    assert set(smaller) <= set(keys)
+    assert all(keys[k] == smaller[k] for k in smaller)
 
 
 @pytest.mark.parametrize("name", [g for g in ("medium", "large")

@@ -262,11 +262,12 @@ def _save_evidence(grid, folder: str, truth, evaluation, path: str | None,
                    hub_path: str | None, command: str) -> str:
     """Write gain@k: into the hub when the grid is complete (bench.evidence.save_evidence)."""
     from ..bench.evidence import evidence_from, save_evidence
-    from ..bench.grid_status import grid_status
+    from ..bench.results import ResultsFile
+    from ..bench.workers import pending_cells
 
     return save_evidence(evidence_from(grid, truth, evaluation, command=command),
                          hub_root=resolve_hub_path(hub_path), results_dir=folder,
-                         cells_left=grid_status(grid, folder).left, path=path)
+                         cells_left=len(pending_cells(grid, ResultsFile(folder))), path=path)
 
 
 @bench.command("evidence")
