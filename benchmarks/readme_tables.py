@@ -109,16 +109,10 @@ def gain_at_k_table(folder: Path, methods: tuple[str, ...] = GAIN_AT_K) -> str:
 def policy_table(folder: Path) -> str | None:
     """The learned selector's policies and their paired differences (``selector_policies.csv``
     from `stepstone bench calibrate`), or None when the grid has none."""
-    path = folder / "selector_policies.csv"
-    if not path.is_file():
-        return None
-    lines = ["| policy (learned selector, leave-one-target-out) | targets | gain (points) | "
-             "p (sign flip) |", "|---|---:|---|---:|"]
-    for _, row in pd.read_csv(path).iterrows():
-        p = "" if pd.isna(row["p"]) else f"{row['p']:.3f}"
-        lines.append(f"| {row['policy']} | {int(row['targets'])} | "
-                     f"{interval_text(row['mean'], row['low'], row['high'], 2)} | {p} |")
-    return "\n".join(lines)
+    from stepstone.bench.selector import POLICIES_FILE, policy_markdown
+
+    path = folder / POLICIES_FILE
+    return policy_markdown(pd.read_csv(path).to_dict("records")) if path.is_file() else None
 
 
 def tables(folder: Path, methods: tuple[str, ...] = GAIN_AT_K) -> list[tuple[str, str]]:

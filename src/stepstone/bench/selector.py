@@ -183,6 +183,21 @@ def policy_intervals(policy: pd.DataFrame, *, level: float = 0.9, replicates: in
     return pd.DataFrame(rows)
 
 
+def policy_markdown(rows: list[dict[str, Any]]) -> str:
+    """The rows of :func:`policy_intervals` (or of its CSV) as a Markdown table; p is shown
+    for the differences only."""
+    from .report_stats import interval_text
+
+    lines = ["| policy (learned selector, leave-one-target-out) | targets | gain (points) | "
+             "p (sign flip) |", "|---|---:|---|---:|"]
+    for r in rows:
+        p = r.get("p")
+        shown = f"{p:.3f}" if p is not None and np.isfinite(p) else ""
+        lines.append(f"| {r['policy']} | {int(r['targets'])} | "
+                     f"{interval_text(r['mean'], r['low'], r['high'], 2)} | {shown} |")
+    return "\n".join(lines)
+
+
 def fit_selector(cells: pd.DataFrame, *, grid: Grid, hub: Hub, model_name: str,
                  kinds: tuple[str, ...] = KINDS) -> SelectorModel:
     """Choose the kind by leave-one-target-out gain@1, fit it on every cell, and attach its
@@ -264,7 +279,6 @@ def has_skill(quality: dict[str, Any]) -> bool:
 def selector_markdown(model: SelectorModel) -> str:
     """The leave-one-target-out figures stored with a fitted selector, as Markdown."""
     from .calibrate import quality_markdown
-    from .report_stats import interval_text
 
     loto = model.evaluation.get("leave_one_target_out", {})
     lines = [f"Learned selector fitted on grid `{model.grid.get('name')}` ({model.cells} cells "
@@ -278,11 +292,7 @@ def selector_markdown(model: SelectorModel) -> str:
     if policies:
         lines += ["", "The chosen kind's policies, mean gain per target in points "
                   "[90 % interval, targets resampled; seed noise not included]:", "",
-                  "| policy | targets | gain | p (sign flip) |", "|---|---:|---|---:|"]
-        lines += [f"| {r['policy']} | {r['targets']} | "
-                  f"{interval_text(r['mean'], r['low'], r['high'], 2)} | "
-                  + ("" if r["p"] is None or not np.isfinite(r["p"]) else f"{r['p']:.3f}")
-                  + " |" for r in policies]
+                  policy_markdown(policies)]
     weights = sorted(model.importance.items(), key=lambda kv: -abs(kv[1]))
     label = "coefficient (standardised)" if model.kind == "ridge" else "importance"
     lines += ["", f"| feature | {label} |", "|---|---:|"]
