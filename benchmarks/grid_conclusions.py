@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from stepstone.bench.evaluate import CEILING, NO_TRANSFER, RANDOM  # noqa: E402
 from stepstone.bench.evaluate import REFERENCE_METHOD as REFERENCE  # noqa: E402
+from stepstone.bench.report_stats import interval_text  # noqa: E402
 from stepstone.bench.uncertainty import higher_is_better  # noqa: E402
 
 NOT_RANKINGS = (RANDOM, NO_TRANSFER, CEILING)
@@ -42,7 +43,7 @@ ALPHA = 0.05
 
 
 def interval(mean: float, low: float, high: float) -> str:
-    return f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]"
+    return interval_text(mean, low, high, 2, signed=True)
 
 
 def first_pick_helps(intervals: pd.DataFrame, method: str = REFERENCE) -> tuple[bool, str]:

@@ -61,10 +61,6 @@ def summary_table(folder: Path) -> str:
     return "\n".join(lines)
 
 
-def _signed(value: float) -> str:
-    return f"{value:+.2f}".replace("-", "\u2212")
-
-
 def paired_table(folder: Path, *, threshold: float = 0.2) -> str:
     """ESM-LogME minus each method in regret@1 and gain@1, with p (BH) and the target record:
     the rows with p < ``threshold`` in either metric (by gain@1 p), then :data:`ALWAYS`."""
@@ -83,8 +79,8 @@ def paired_table(folder: Path, *, threshold: float = 0.2) -> str:
         regret, gain = paired.loc[(method, "regret@1")], paired.loc[(method, "gain@1")]
         cells = []
         for row in (regret, gain):
-            difference = (f"{_signed(row['mean_diff'])} [{_signed(row['low'])}, "
-                          f"{_signed(row['high'])}]")
+            difference = interval_text(row["mean_diff"], row["low"], row["high"], 2,
+                                       signed=True)
             cells += [difference, f"{row['p_permutation']:.3f} ({row['p_adjusted']:.2f})"]
         lines.append(f"| {ALWAYS.get(method, method)} | {int(gain['targets'])} | "
                      + " | ".join(cells) + f" | {int(gain['reference_better'])} / "

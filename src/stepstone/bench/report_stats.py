@@ -24,11 +24,20 @@ def interval_table(frame: pd.DataFrame, *, digits: int = 2,
     return out
 
 
-def interval_text(mean: float, low: float, high: float, digits: int) -> str:
-    """"mean [low, high]" with ``digits`` decimals; empty for a missing mean."""
+def interval_text(mean: float, low: float, high: float, digits: int, *,
+                  signed: bool = False) -> str:
+    """"mean [low, high]" with ``digits`` decimals; empty for a missing mean. ``signed``: every
+    number carries its sign, minus as the typographic U+2212 (differences in prose and tables:
+    "+0.68 [−0.35, +1.97]")."""
     if not np.isfinite(mean):
         return ""
-    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+    spec = f"{'+' if signed else ''}.{digits}f"
+
+    def number(x: float) -> str:
+        text = format(x, spec)
+        return text.replace("-", "\u2212") if signed else text
+
+    return f"{number(mean)} [{number(low)}, {number(high)}]"
 
 
 def paired_table(frame: pd.DataFrame, *, digits: int = 2) -> pd.DataFrame:
