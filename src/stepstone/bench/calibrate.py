@@ -30,6 +30,7 @@ from ..hub.hub import Hub, slugify
 from ..rank.advice import (DEFAULT_FEATURES, FEATURES, AdviceModel, esm_digest,
                            feature_matrix, inputs_for, worth_it)
 from ..rank.rank import rank_sources
+from ..rank.ranking import Ranking
 from .evaluate import GroundTruth
 from .grids import Grid
 from .results import ResultsFile
@@ -52,12 +53,11 @@ def calibration_cells(grid: Grid, results_dir: str | os.PathLike, hub: Hub, *,
         if truth.baseline(target) is None or not len(truth.sources(target)):
             logger.info("%s: no baseline or no source cell measured yet; left out", target)
             continue
-        try:
-            ranking = rank_sources(target, method=method, **options)
-            textemb = rank_sources(target, method="textemb", **options).scores()
-        except (DataError, ScoreError) as err:  # one unrankable target must not sink the fit
-            logger.warning("%s cannot be ranked, its cells are left out: %s", target, err)
+        ranking = rank_or_skip(target, method=method, **options)
+        by_textemb = rank_or_skip(target, method="textemb", **options) if ranking else None
+        if by_textemb is None:
             continue
+        textemb = by_textemb.scores()
         if ranking.reference is None:
             raise BenchmarkError(f"method {method!r} has no reference row (no intermediate "
                                  "step): the advice needs one; use an ESM method")
@@ -88,6 +88,16 @@ def calibration_cells(grid: Grid, results_dir: str | os.PathLike, hub: Hub, *,
         raise BenchmarkError(f"no measured cell of grid {grid.name!r} in {results_dir} has a "
                              "source in the hub")
     return pd.DataFrame(rows)
+
+
+def rank_or_skip(target: str, **options: Any) -> Ranking | None:
+    """``rank_sources(target, **options)``, or None (with a warning) when the target cannot be
+    ranked: one unrankable target must not sink a fit over the others' cells."""
+    try:
+        return rank_sources(target, **options)
+    except (DataError, ScoreError) as err:
+        logger.warning("%s cannot be ranked, its cells are left out: %s", target, err)
+        return None
 
 
 def cell_features(cells: pd.DataFrame, features: Sequence[str]) -> np.ndarray:

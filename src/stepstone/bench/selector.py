@@ -27,7 +27,6 @@ import pandas as pd
 
 from .. import __version__
 from ..data.loaders import task_name
-from ..errors import DataError, ScoreError
 from ..hub.hub import Hub, slugify
 from ..rank.methods.learned import FEATURES, INPUT_METHODS, SelectorModel, feature_matrix, \
     target_descriptors
@@ -49,7 +48,7 @@ def selector_cells(grid: Grid, results_dir: str | os.PathLike, hub: Hub, *,
                    show_progress: bool | None = None) -> pd.DataFrame:
     """One row per measured (target, source): target, source, esm_id, gain (points) and the
     :data:`FEATURES` columns, computed as at ranking time."""
-    from ..rank.rank import rank_sources
+    from .calibrate import rank_or_skip
     from .evaluate import GroundTruth, evaluate_methods
     from .results import ResultsFile
 
@@ -68,13 +67,10 @@ def selector_cells(grid: Grid, results_dir: str | os.PathLike, hub: Hub, *,
         if base is None or len(ids) < 2:
             continue
         # the reference row of ESM-LogME (the base embeddings' LogME) on the grid's sample
-        try:
-            probe = rank_sources(target, hub=hub, method="esm-logme", advice=False,
-                                 num_examples=grid.target_examples, seed=grid.sample_seed,
-                                 filters={"ids": [next(iter(ids))]},
-                                 show_progress=show_progress)
-        except (DataError, ScoreError) as err:  # one unrankable target must not sink the fit
-            logger.warning("%s cannot be ranked, its cells are left out: %s", target, err)
+        probe = rank_or_skip(target, hub=hub, method="esm-logme", advice=False,
+                             num_examples=grid.target_examples, seed=grid.sample_seed,
+                             filters={"ids": [next(iter(ids))]}, show_progress=show_progress)
+        if probe is None:
             continue
         reference = probe.reference["score"] if probe.reference else None
         scores = {m: {slugify(task_name(s)): v for s, v in by_target.get(target, {}).items()}
