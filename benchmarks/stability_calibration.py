@@ -50,7 +50,7 @@ sys.path[:0] = [str(REPO / "src"), str(REPO / "benchmarks")]
 from machine_info import describe  # noqa: E402
 from stepstone.data import load_task  # noqa: E402
 from stepstone.rank import rank_sources  # noqa: E402
-from stepstone.rank import stability as stability_module  # noqa: E402
+from stepstone.rank.stability import FAST_METHODS  # noqa: E402
 
 DATASETS = REPO.parent / "shared" / "datasets"
 #: targets with at least 5,000 training rows (10 disjoint samples of 500), of every kind:
@@ -69,24 +69,9 @@ def sample_rankings(target: str, *, method: str, samples: int, n: int, exact: bo
     order = np.random.default_rng(0).permutation(len(task))
     if len(order) < samples * n:
         raise SystemExit(f"{target}: {len(order)} rows, fewer than {samples} x {n}")
-    fast, summarise = stability_module.FAST_METHODS, stability_module.summarise
-    matrices = []
-
-    def keep(scores, **options):  # the (R, K) resampled scores behind each stability
-        matrices.append(np.array(scores))
-        return summarise(scores, **options)
-
-    stability_module.FAST_METHODS = () if exact else fast
-    stability_module.summarise = keep
-    try:
-        rankings = [rank_sources(task.subset(order[m * n:(m + 1) * n]), method=method,
-                                 stability="on", advice=False, show_progress=False)
-                    for m in range(samples)]
-    finally:
-        stability_module.FAST_METHODS, stability_module.summarise = fast, summarise
-    for ranking, matrix in zip(rankings, matrices):
-        ranking.resampled = matrix
-    return rankings
+    mode = "exact" if exact else "on"  # on: ESM-LogME's first-order bootstrap
+    return [rank_sources(task.subset(order[m * n:(m + 1) * n]), method=method, stability=mode,
+                         advice=False, show_progress=False) for m in range(samples)]
 
 
 def winner_corrected_ahead(scores: np.ndarray, full: np.ndarray) -> np.ndarray:
@@ -112,7 +97,8 @@ def claims(rankings: list) -> pd.DataFrame:
         others = scores.drop(index=m)
         first = lead[0].esm_id
         corrected = winner_corrected_ahead(
-            ranking.resampled, np.array([s.score for s in ranking.sources[:len(lead)]]))
+            ranking.stability.resampled,
+            np.array([s.score for s in ranking.sources[:len(lead)]]))
         relative = others[[s.esm_id for s in lead]].sub(
             others[[s.esm_id for s in lead]].mean(axis=1), axis=0)
         for k, source in enumerate(lead[1:], start=1):
@@ -165,7 +151,7 @@ def main() -> None:
     parser.add_argument("--method", default="esm-logme",
                         help="a method without a fast path is always re-scored exactly")
     args = parser.parse_args()
-    if args.method not in stability_module.FAST_METHODS:
+    if args.method not in FAST_METHODS:
         variants = ("exact",)  # the only path it has
     else:
         variants = ("linearised", "exact") if args.exact else ("linearised",)

@@ -169,6 +169,33 @@ def test_other_methods_get_stability_only_when_asked(advised_hub, toy_task):
     assert abs(sum(s.share_first for s in on.stability.sources) - 1.0) < 1e-9
 
 
+def test_exact_stability_re_scores_half_samples_even_for_esm_logme(advised_hub, toy_task):
+    """on: ESM-LogME keeps its first-order bootstrap (resampled scores centred on the full
+    sample's only on average); exact: half-samples re-scored and re-centred, so every column's
+    mean is the full sample's score. The (R, K) matrix stays out of the saved ranking."""
+    hub, _ = advised_hub
+    on = rank_sources(toy_task, hub=hub, stability="on", resamples=6)
+    exact = rank_sources(toy_task, hub=hub, stability="exact", resamples=6)
+    full = np.array([s.score for s in exact.sources[:exact.stability.leading]])
+    assert exact.stability.resampled.shape == (6, len(full))
+    np.testing.assert_allclose(exact.stability.resampled.mean(axis=0), full, rtol=1e-9)
+    assert on.stability.resampled.shape == (6, len(full))
+    assert not np.allclose(on.stability.resampled.mean(axis=0), full, rtol=1e-9)
+    assert not np.allclose(on.stability.resampled, exact.stability.resampled)
+    saved = exact.to_dict()["stability"]
+    assert "resampled" not in saved
+    back = Ranking.from_json(exact.to_json()).stability
+    assert back == exact.stability and back.resampled is None
+
+
+def test_the_cli_offers_every_stability_mode():
+    from stepstone.cli.rank_cmd import rank
+    from stepstone.rank.stability import StabilityMode
+
+    option = next(p for p in rank.params if p.name == "stability_mode")
+    assert list(option.type.choices) == [m.value for m in StabilityMode]
+
+
 def test_re_scored_methods_see_half_samples_without_duplicated_rows(advised_hub, toy_task,
                                                                     monkeypatch):
     """A method without a fast path is re-scored on halves of the target drawn without

@@ -88,10 +88,15 @@ def _plot_suffix(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--resamples", type=click.IntRange(min=1), default=100, show_default=True,
               help="Resamples of the target for the stability columns (share first, rank "
                    "interval, tied with rank 1).")
-@click.option("--stability", "stability_mode", type=click.Choice(["auto", "on", "off"]),
-              default="auto", show_default=True,
+@click.option("--stability", "stability_mode",
+              # rank.stability.StabilityMode's values (tested), spelled out: importing it here
+              # would load numpy for every command's --help
+              type=click.Choice(["auto", "on", "exact", "off"]), default="auto",
+              show_default=True,
               help="auto: for esm-logme (cheap, first-order bootstrap); on: any method (re-runs "
-                   "it on half-samples of the target, leading sources only); off: none.")
+                   "it on half-samples of the target, leading sources only; esm-logme keeps "
+                   "its bootstrap); exact: half-samples for every method, esm-logme too "
+                   "(slower; how the bootstrap is checked); off: none.")
 @click.option("--device", help="torch device (default: cuda if available, else cpu).")
 @click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32",
               show_default=True, help="Encoder arithmetic; bfloat16 is ~2.5x faster on CPUs "

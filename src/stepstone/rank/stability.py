@@ -36,7 +36,7 @@ import logging
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -65,10 +65,14 @@ FAST_METHODS = ("esm-logme",)
 
 
 class StabilityMode(Option):
-    """When to compute stability: ``auto`` (methods with a fast path), ``on``, ``off``."""
+    """When to compute stability: ``auto`` (methods with a fast path), ``on`` (any method:
+    the fast path where there is one), ``exact`` (any method, always re-scored on half-samples:
+    slower, and how the fast path is checked, ``benchmarks/stability_calibration.py``),
+    ``off``."""
 
     AUTO = "auto"
     ON = "on"
+    EXACT = "exact"
     OFF = "off"
 
 
@@ -103,6 +107,9 @@ class Stability:
     rank_level: float = RANK_LEVEL
     sources: list[SourceStability] = field(default_factory=list)
     seconds: float = 0.0
+    #: (R, K) the leading sources' scores in each resample, in rank order: what the fields
+    #: above summarise, for the caller's own analysis; not saved (to_dict leaves it out)
+    resampled: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def tied(self) -> list[str]:
@@ -133,7 +140,9 @@ class Stability:
                 f"ahead of it in fewer than {self.tie_level:.0%} of the resamples)")
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "tied": self.tied}
+        kept = {k: v for k, v in asdict(replace(self, resampled=None)).items()
+                if k != "resampled"}
+        return {**kept, "tied": self.tied}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Stability:
@@ -212,9 +221,10 @@ def half_sample_rows(n: int, resamples: int, seed: int) -> np.ndarray:
 
 def stability(ctx: RankContext, method: str, ranked: list[tuple[str, str, float]], *,
               resamples: int = DEFAULT_RESAMPLES, leading: int = DEFAULT_LEADING,
-              seed: int = 0) -> Stability | None:
+              seed: int = 0, exact: bool = False) -> Stability | None:
     """Re-score the first ``leading`` of ``ranked`` ((esm id, task name, score) in rank order)
-    on ``resamples`` bootstrap draws of the target; None when fewer than two sources."""
+    on ``resamples`` bootstrap draws of the target; None when fewer than two sources.
+    ``exact``: re-score half-samples even where the method has a fast path."""
     if resamples < 1 or leading < 2:
         raise InvalidOptionError(f"stability needs resamples >= 1 and leading >= 2, got "
                                  f"{resamples} and {leading}")
@@ -225,7 +235,7 @@ def stability(ctx: RankContext, method: str, ranked: list[tuple[str, str, float]
     by_id = {e.id: e for e in ctx.entries}
     entries = [by_id[i] for i, _, _ in top]
     full = np.array([score for _, _, score in top])
-    if method in FAST_METHODS:
+    if method in FAST_METHODS and not exact:
         draws = bootstrap_rows(len(ctx.task), resamples, seed)
         scores = _linearised_scores(ctx, entries, full, draws)
     else:  # exact re-scoring of half-samples, re-centred: see _generic_scores
@@ -243,7 +253,7 @@ def stability(ctx: RankContext, method: str, ranked: list[tuple[str, str, float]
                             score_high=_finite(parts["score_high"][i]))
             for i, (esm_id, name, _) in enumerate(top)]
     return Stability(resamples=resamples, leading=len(top), seed=seed, sources=rows,
-                     seconds=time.perf_counter() - started)
+                     seconds=time.perf_counter() - started, resampled=scores)
 
 
 def linearised_esm_logme(features: np.ndarray, labels: np.ndarray, maps: np.ndarray,
@@ -347,4 +357,5 @@ def ranking_stability(ctx: RankContext, method: str, ranked: list[tuple[str, str
         logger.info("no stability for %s by default (it re-runs the method per resample); "
                     "ask for it with stability='on'", method)
         return None
-    return stability(ctx, method, ranked, resamples=resamples, leading=leading, seed=seed)
+    return stability(ctx, method, ranked, resamples=resamples, leading=leading, seed=seed,
+                     exact=mode is StabilityMode.EXACT)
