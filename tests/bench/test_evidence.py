@@ -56,7 +56,8 @@ def _evidence(grid: str, targets: int, methods=("esm-logme",)):
                                                                 high=2.0)]) for m in methods})
 
 
-def test_the_hubs_evidence_is_replaced_only_by_a_complete_grid_with_as_many_targets(tmp_path):
+def test_the_hubs_evidence_is_replaced_only_by_a_complete_grid_with_as_many_targets(tmp_path,
+                                                                                   caplog):
     """`stepstone rank` cites the hub's evidence.json, so a preview of a running grid or a
     smaller grid must not replace it; it goes beside the grid's results instead."""
     from stepstone.bench.evidence import save_evidence
@@ -88,7 +89,9 @@ def test_the_hubs_evidence_is_replaced_only_by_a_complete_grid_with_as_many_targ
     # an explicit path is written whatever the grid, and a malformed file there is replaced
     chosen = tmp_path / "mine.json"
     chosen.write_text("{not json")
-    assert str(chosen) in save_evidence(_evidence("reduced", 5), hub_root=hub,
-                                        results_dir=results, cells_left=7, path=chosen)
+    with caplog.at_level("WARNING", logger="stepstone"):
+        assert str(chosen) in save_evidence(_evidence("reduced", 5), hub_root=hub,
+                                            results_dir=results, cells_left=7, path=chosen)
+    assert "benchmark evidence left out" in caplog.text and str(chosen) in caplog.text
     assert Evidence.load(chosen).grid["name"] == "reduced"
     assert Evidence.load(hub_file).grid["name"] == "large"

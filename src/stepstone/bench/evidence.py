@@ -18,8 +18,8 @@ import os
 from pathlib import Path
 
 from .. import __version__
-from ..errors import AdviceError, StepstoneError
-from ..rank.evidence import EVIDENCE_FILE, Evidence, GainAtK, MethodEvidence
+from ..errors import StepstoneError
+from ..rank.evidence import EVIDENCE_FILE, Evidence, GainAtK, MethodEvidence, read_evidence
 from .evaluate import CEILING, NO_TRANSFER, Evaluation, GroundTruth
 from .grids import Grid
 from .uncertainty import GAIN_KS
@@ -62,7 +62,7 @@ def save_evidence(evidence: Evidence, *, hub_root: str | os.PathLike,
     always written. A file from the same grid is merged (evaluating one more method keeps the
     others)."""
     hub_file, beside = Path(hub_root) / EVIDENCE_FILE, Path(results_dir) / EVIDENCE_FILE
-    in_hub = None if path else _readable(hub_file)
+    in_hub = None if path else read_evidence(hub_file)
     target, why = Path(path) if path else hub_file, ""
     if path is None and cells_left:
         target, why = beside, f"; the grid has {cells_left} cells left, so the hub's {hub_file} " \
@@ -72,15 +72,8 @@ def save_evidence(evidence: Evidence, *, hub_root: str | os.PathLike,
         target, why = beside, (
             f"; the hub's {hub_file} comes from the {in_hub.describe_grid()}, more targets than "
             "this grid's, so it is kept (pass --evidence to choose the file)")
-    old = _readable(target)
+    old = read_evidence(target)  # a malformed one is replaced
     if old is not None and old.grid.get("name") == evidence.grid["name"]:
         evidence.methods = {**old.methods, **evidence.methods}
     evidence.save(target)
     return f"wrote {target} (gain@1..5 of {', '.join(sorted(evidence.methods))}){why}"
-
-
-def _readable(path: Path) -> Evidence | None:
-    try:
-        return Evidence.load(path) if path.is_file() else None
-    except AdviceError:
-        return None  # a malformed file is replaced

@@ -116,17 +116,23 @@ class Evidence:
             raise AdviceError(f"cannot read the evidence file {path}: {err}") from err
 
 
+def read_evidence(path: str | os.PathLike) -> Evidence | None:
+    """The evidence file at ``path``; None when there is none or it cannot be read (logged)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        return Evidence.load(path)
+    except AdviceError as err:
+        logger.warning("benchmark evidence left out: %s", err)
+        return None
+
+
 def load_evidence(hub_root: str | os.PathLike) -> tuple[Evidence | None, str]:
     """The hub's evidence file (None when it has none or it cannot be read: logged) and its
     path."""
     path = Path(hub_root) / EVIDENCE_FILE
-    if not path.is_file():
-        return None, str(path)
-    try:
-        return Evidence.load(path), str(path)
-    except AdviceError as err:
-        logger.warning("benchmark evidence left out: %s", err)
-        return None, str(path)
+    return read_evidence(path), str(path)
 
 
 def advice_skill(evaluation: dict[str, Any], grid: str | None) -> tuple[bool, str]:
