@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from stepstone.errors import AdviceError
+from stepstone.errors import AdviceError, InvalidOptionError
 from stepstone.hub import Hub
 from stepstone.rank import rank_sources
 from stepstone.rank.advice import esm_digest
@@ -119,3 +119,47 @@ def test_a_selector_without_skill_shows_no_gains_and_says_why(learned_hub, toy_t
     assert all(s.expected_gain is None and s.p_better is None for s in ranking)
     status = ranking.recommendation["advice"]
     assert status["shown"] is False and why in status["reason"]
+
+
+# --- as the default method ----------------------------------------------------------------------
+
+def test_the_default_is_the_first_method_the_hub_can_serve(learned_hub, built, tmp_path):  # noqa: F811
+    from stepstone.rank.registry import DEFAULT_METHODS, default_method
+
+    assert default_method(learned_hub) == (DEFAULT_METHODS[0], [])
+    preference = ("learned", "esm-logme")
+    assert default_method(learned_hub, preference=preference) == ("learned", [])
+    bare = tmp_path / "bare"
+    shutil.copytree(built.hub_root, bare)
+    method, passed_over = default_method(Hub(bare), preference=preference)
+    assert method == "esm-logme"
+    assert len(passed_over) == 1 and "ranked without learned" in passed_over[0]
+    assert "no learned selector" in passed_over[0] and "bench calibrate" in passed_over[0]
+    # a selector for another base model is passed over too, and so is one for the hub's
+    # model when the ranking embeds with another
+    method, passed_over = default_method(learned_hub, "bert-base-uncased",
+                                         preference=preference)
+    assert method == "esm-logme" and "base model" in passed_over[0]
+    with pytest.raises(InvalidOptionError, match="no default ranking method .*--method"):
+        default_method(Hub(bare), preference=("learned",))
+
+
+def test_an_unnamed_method_ranks_by_the_default_and_says_what_it_passed_over(
+        learned_hub, built, toy_task, tmp_path, monkeypatch):  # noqa: F811
+    from stepstone.rank import registry
+
+    monkeypatch.setattr(registry, "DEFAULT_METHODS", ("learned", "esm-logme"))
+    chosen = rank_sources(toy_task, hub=learned_hub, advice=False)
+    named = rank_sources(toy_task, hub=learned_hub, method="learned", advice=False)
+    assert chosen.method == "learned" and chosen.scores() == named.scores()
+    assert not any("ranked without" in w for w in chosen.warnings)
+    bare = tmp_path / "bare"
+    shutil.copytree(built.hub_root, bare)
+    fallback = rank_sources(toy_task, hub=Hub(bare), advice=False)
+    assert fallback.method == "esm-logme"
+    assert fallback.scores() == rank_sources(toy_task, hub=Hub(bare), method="esm-logme",
+                                             advice=False).scores()
+    assert any("ranked without learned" in w for w in fallback.warnings)
+    # naming the method keeps the error: nothing is swapped behind the user's back
+    with pytest.raises(AdviceError, match="no learned selector"):
+        rank_sources(toy_task, hub=Hub(bare), method="learned", advice=False)

@@ -19,9 +19,13 @@ class MethodOption(click.Option):
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
         from ..rank.registry import families, method_infos
 
+        from ..rank.registry import DEFAULT_METHODS
+
         self.help = ("Ranking method: " + ", ".join(i.name for i in method_infos()) + "; or "
                      + ", ".join(f.example for f in families())
                      + " (README, 'Ranking methods').")
+        self.show_default = (DEFAULT_METHODS[0] if len(DEFAULT_METHODS) == 1 else
+                             "the first the hub can serve of " + ", ".join(DEFAULT_METHODS))
         return super().get_help_record(ctx)
 
 
@@ -49,7 +53,7 @@ def _plot_suffix(ctx: click.Context, param: click.Parameter, value: str | None) 
 @main.command()
 @click.argument("target")
 @hub_option
-@click.option("--method", cls=MethodOption, default="esm-logme", show_default=True)
+@click.option("--method", cls=MethodOption, default=None)
 @click.option("--models", "models_dir", type=click.Path(file_okay=False), envvar="STEPSTONE_MODELS",
               show_envvar=True,
               help="Kept fine-tuned source models (build --keep-models), for logme, leep, nce, "
@@ -103,7 +107,7 @@ def _plot_suffix(ctx: click.Context, param: click.Parameter, value: str | None) 
               "with AMX/AVX512-BF16 and moves scores by ~1e-4.")
 @engine_options
 @verbosity
-def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
+def rank(target: str, hub_path: str | None, method: str | None, models_dir: str | None,
          diverse: int | None, diversity: float, diverse_by: str, diverse_objective: str,
          model_name: str | None,
          text_column: str | None, pair_column: str | None, label_column: str | None,
@@ -122,7 +126,8 @@ def rank(target: str, hub_path: str | None, method: str, models_dir: str | None,
     from ..data.loaders import check_location
 
     check_location(target)  # a typo or an unreachable Hub fails before torch is imported
-    _check_method(method)  # a typo fails before the target is read or embedded
+    if method is not None:  # None: the hub's default (rank.registry.DEFAULT_METHODS)
+        _check_method(method)  # a typo fails before the target is read or embedded
     configure(verbose, quiet)
     from ..rank import rank_sources
     from ..rank.options import (EmbeddingOptions, ExecutionOptions, SelectionOptions,

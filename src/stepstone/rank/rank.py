@@ -26,7 +26,7 @@ from .advice import ADVICE_FILE, AdviceModel, advise, inputs_for, load_advice
 from .diverse import select_diverse
 from .context import RankContext
 from .evidence import advice_skill
-from .registry import MethodInfo, Reference, get_method
+from .registry import MethodInfo, Reference, default_method, get_method
 from .options import (EmbeddingOptions, ExecutionOptions, SelectionOptions, TargetOptions,
                       split_options)
 from .ranking import REFERENCE_NAME, RankedSource, Ranking, Skipped
@@ -39,14 +39,15 @@ logger = logging.getLogger(__name__)
 
 
 def rank_sources(target: str | os.PathLike | TaskData | Any, *,
-                 hub: Hub | str | os.PathLike | None = None, method: str = "esm-logme",
+                 hub: Hub | str | os.PathLike | None = None, method: str | None = None,
                  data: TargetOptions | None = None, embedding: EmbeddingOptions | None = None,
                  selection: SelectionOptions | None = None,
                  execution: ExecutionOptions | None = None, **options: Any) -> Ranking:
     """Rank the hub's sources for ``target`` (anything :func:`stepstone.data.load_task` reads).
 
     ``method`` is any name of :func:`stepstone.rank.available_methods` (README, "Ranking
-    methods"). The options come in four groups (:mod:`stepstone.rank.options`): ``data`` (which
+    methods"); None ranks by the first of :data:`~stepstone.rank.registry.DEFAULT_METHODS`
+    that the hub can serve (a method passed over is named in ``Ranking.warnings``). The options come in four groups (:mod:`stepstone.rank.options`): ``data`` (which
     columns, split and sample of the target), ``embedding`` (base model, device, precision),
     ``selection`` (filters, the target's own task, kept models, a diverse top-k, the advice
     model) and ``execution`` (engine or executor, progress bars). Any field of a group may also
@@ -69,14 +70,20 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *,
     data, embedding, selection, execution = split_options(options, {
         TargetOptions: data, EmbeddingOptions: embedding, SelectionOptions: selection,
         ExecutionOptions: execution})
-    info = get_method(method)  # a typo fails here, before any data, model or embedding
     started = time.perf_counter()
+    if method is not None:
+        get_method(method)  # a typo fails here, before any data, model or embedding
     hub = hub if isinstance(hub, Hub) else Hub(hub if hub is not None else default_hub_path())
+    passed_over: list[str] = []
+    if method is None:
+        method, passed_over = default_method(hub, embedding.model_name or (
+            embedding.encoder.spec.model_name if embedding.encoder is not None else None))
+    info = get_method(method)
     task = load_task(target, text_column=data.text_column, pair_column=data.pair_column,
                      label_column=data.label_column, task_type=data.task_type,
                      split=data.split, num_examples=data.num_examples, seed=data.seed)
     info.check_target(task.task_type)  # before the (long) embedding
-    warnings = check_target_size(task, method)  # refuses a class of one example, first
+    warnings = passed_over + check_target_size(task, method)  # refuses a class of one, first
     for warning in warnings:
         logger.info("%s", warning)  # the CLI prints them with the table; str(Ranking) too
     entries = hub.entries(**(selection.filters or {}))

@@ -102,6 +102,10 @@ class MethodInfo:
     #: with their gain columns, recommendation or None, status)``, used instead of the hub's
     #: advice model
     own_advice: Callable[..., Any] | None = None
+    #: ``unavailable(hub, model_name) -> reason or None``: why ``hub`` cannot serve this method
+    #: with base model ``model_name`` (None: the hub's own), e.g. a fitted file it needs is
+    #: missing or made for another hub; asked before the method is chosen as the default
+    unavailable: Callable[[Any, str | None], str | None] | None = None
 
     def __post_init__(self) -> None:
         if (self.func is None) == (self.compose is None):
@@ -207,6 +211,30 @@ def get_method(name: str) -> MethodInfo:
         raise InvalidOptionError(f"unknown ranking method {name!r}; choose one of "
                                  f"{', '.join(valid)}." + did_you_mean(key, valid))
     return METHODS[key]
+
+
+#: What ``rank_sources`` ranks by when no method is named, in order of preference: the first
+#: one the hub can serve (:func:`default_method`); the last must need nothing but ESMs.
+#: ESM-LogME unless the large grid's rule fixed beforehand (README, "The large grid") makes the
+#: learned selector the default.
+DEFAULT_METHODS: tuple[str, ...] = ("esm-logme",)
+
+
+def default_method(hub: Any, model_name: str | None = None, *,
+                   preference: tuple[str, ...] | None = None) -> tuple[str, list[str]]:
+    """The first method of ``preference`` (default :data:`DEFAULT_METHODS`) that ``hub`` can
+    serve with base model ``model_name`` (None: the hub's own), and one line per method passed
+    over saying why."""
+    passed_over = []
+    for name in preference or DEFAULT_METHODS:
+        info = get_method(name)
+        why = info.unavailable(hub, model_name) if info.unavailable is not None else None
+        if why is None:
+            return info.name, passed_over
+        passed_over.append(f"ranked without {info.name} (the default where the hub serves it): "
+                           f"{why}")
+    raise InvalidOptionError("no default ranking method can serve this hub: "
+                             + "; ".join(passed_over) + "; name one with method=/--method")
 
 
 def run_local(name: str, ctx: RankContext) -> MethodScores:

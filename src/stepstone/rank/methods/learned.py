@@ -270,9 +270,22 @@ def learned_advice(ctx: RankContext, sources: list[Any]
 
 #: The input methods' scores are standardised within the target (over the selector's grid
 #: sources among the pool), so it runs whole on the driver.
+def selector_unavailable(hub: Any, model_name: str | None) -> str | None:
+    """Why ``hub`` cannot serve ``learned`` (no selector beside it, or one made for another hub
+    or base model); None when it can."""
+    path = hub.root / FILE_NAME
+    try:
+        model = SelectorModel.load(path)
+        model.check(model_name=model_name or model.base_model, entries=hub.entries(),
+                    origin=str(path))
+    except AdviceError as err:
+        return str(err)
+    return None
+
+
 register(MethodInfo(
     "learned", "predicted gain of a selector fitted on the ground truth (bench calibrate)",
     learned_method, needs=frozenset({Need.ESMS, Need.CONFIG, Need.SOURCE_STATS,
                                      Need.DOMAIN_STATS, Need.BASE_MODEL, Need.TRANSFERS}),
     pool=PoolUse.FUSED, reference=Reference.PREDICTED_GAIN, whole=True,
-    own_advice=learned_advice))
+    own_advice=learned_advice, unavailable=selector_unavailable))
