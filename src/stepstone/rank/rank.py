@@ -47,11 +47,12 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *,
 
     ``method`` is any name of :func:`stepstone.rank.available_methods` (README, "Ranking
     methods"); None ranks by the first of :data:`~stepstone.rank.registry.DEFAULT_METHODS`
-    that the hub can serve (a method passed over is named in ``Ranking.warnings``). The options come in four groups (:mod:`stepstone.rank.options`): ``data`` (which
-    columns, split and sample of the target), ``embedding`` (base model, device, precision),
-    ``selection`` (filters, the target's own task, kept models, a diverse top-k, the advice
-    model) and ``execution`` (engine or executor, progress bars). Any field of a group may also
-    be passed by name, e.g. ``rank_sources(t, num_examples=1000, diverse=3)``.
+    that the hub can serve (a method passed over is named in ``Ranking.warnings``). The
+    options come in four groups (:mod:`stepstone.rank.options`): ``data`` (which columns, split
+    and sample of the target), ``embedding`` (base model, device, precision), ``selection``
+    (filters, the target's own task, kept models, a diverse top-k, the advice model) and
+    ``execution`` (engine or executor, progress bars). Any field of a group may also be passed
+    by name, e.g. ``rank_sources(t, num_examples=1000, diverse=3)``.
 
     The base model defaults to the one the hub's ESMs were made for. ESMs for another base
     model or embedding size, broken ESM files and non-finite scores are left out and listed in

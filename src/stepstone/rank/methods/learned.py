@@ -268,8 +268,6 @@ def learned_advice(ctx: RankContext, sources: list[Any]
     return (*selector_advice(model, sources, ctx.task.summary(), origin=str(path)), status)
 
 
-#: The input methods' scores are standardised within the target (over the selector's grid
-#: sources among the pool), so it runs whole on the driver.
 def selector_unavailable(hub: Any, model_name: str | None) -> str | None:
     """Why ``hub`` cannot serve ``learned`` (no selector beside it, or one made for another hub
     or base model); None when it can."""
@@ -283,6 +281,8 @@ def selector_unavailable(hub: Any, model_name: str | None) -> str | None:
     return None
 
 
+#: The input methods' scores are standardised within the target (over the selector's grid
+#: sources among the pool), so it runs whole on the driver.
 register(MethodInfo(
     "learned", "predicted gain of a selector fitted on the ground truth (bench calibrate)",
     learned_method, needs=frozenset({Need.ESMS, Need.CONFIG, Need.SOURCE_STATS,
