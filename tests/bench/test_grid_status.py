@@ -170,3 +170,25 @@ def test_tuned_score_gaps_of_recorded_models_are_named(tmp_path):
                    "finished": "now"} for t, s in (("alpha", "gamma"), ("gamma", "beta"))])
     status = grid_status(GRID, results.folder)
     assert status.tuned_missing == {} and "tuned-model scores missing" not in status.to_text()
+
+
+def test_a_run_that_follows_another_within_minutes_is_timed_from_its_own_start(tmp_path):
+    """Sessions on two machines can follow each other within minutes: the rate and the median
+    cell time are those of the cells since the latest recorded start, on its machine."""
+    slow = [("alpha", "beta", 1), ("alpha", "beta", 2), ("alpha", "gamma", 1),
+            ("alpha", "gamma", 2), ("gamma", BASELINE, 1)]
+    fast = [("gamma", BASELINE, 2), ("gamma", "alpha", 1), ("gamma", "alpha", 2),
+            ("gamma", "beta", 1), ("gamma", "beta", 2), ("alpha", BASELINE, 1)]
+    results = _results(tmp_path, slow, start=T0, step=dt.timedelta(minutes=12))
+    restart = T0 + dt.timedelta(minutes=50)  # 2 min after the last slow cell: no pause
+    for i, key in enumerate(fast):  # one cell every 3 minutes: 20 cells per hour
+        results.append(_cell(*key, restart + dt.timedelta(minutes=3 * (i + 1))))
+    results.write_meta({"runs": [
+        {"started": T0.isoformat(), "cpu_model": "AMD EPYC", "cpus": 2},
+        {"started": restart.isoformat(), "cpu_model": "Intel Xeon", "cpus": 2}]})
+    status = grid_status(GRID, results.folder, now=restart + dt.timedelta(minutes=20))
+    assert status.rate.cells == 6 and status.rate.cells_per_hour == pytest.approx(20.0)
+    assert status.rate.first.startswith("2026-12-01T08:53")
+    assert "running; Intel Xeon, 2 cpus" in status.to_text()
+    # without the record the two runs are one stretch, at a rate between the two
+    assert latest_run_rate(list(results.cells()), now=restart).cells == 11

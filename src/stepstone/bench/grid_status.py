@@ -1,18 +1,20 @@
 """How far a grid's ground truth is: cells done and left per source and target, the rate of the
 latest run and the time it still needs (``stepstone bench status``).
 
-A grid runs for hours over several sessions and machines, so "how much is left, and when will
-it be done?" is asked often. The rate is measured, not assumed: it comes from the finish times
-in ``transfer.csv`` of the latest run, taken as the last stretch of cells without a pause longer
-than :data:`RUN_GAP` (cells taken over from another grid, or runs of earlier days, are older
-and fall outside it). It includes the time spent fine-tuning source models during that stretch,
-and whatever else shared the machine, so it is rough while models are still being tuned or
-other jobs ran. A second figure does not depend on the latest run: the cells left times the
-median measured seconds of a finished cell of their kind (the latest stretch of such cells
-when it has enough, else every finished cell of the grid), in cell-hours.
+A grid runs for hours over several sessions and machines, so "how much is left, and when will it be
+done?" is asked often. The rate is measured, not assumed: it comes from the finish times in
+``transfer.csv`` of the latest run, the cells finished since the last run recorded in
+``transfer.json`` started (a session that follows another within minutes, on another machine, is a
+run of its own), within the last stretch without a pause longer than :data:`RUN_GAP` (cells taken
+over from another grid, or runs of earlier days, are older and fall outside it). It includes the
+time spent fine-tuning source models during that stretch, and whatever else shared the machine, so
+it is rough while models are still being tuned or other jobs ran. A second figure does not depend on
+the latest run: the cells left times the median measured seconds of a finished cell of their kind
+(the latest stretch of such cells when it has enough, else every finished cell of the grid), in
+cell-hours.
 
-It also names the gaps in the tuned-model scores: (target, source) pairs of a source whose model
-has been recorded (``source_models.jsonl``) without a single stored score, e.g. a target that was
+It also names the gaps in the tuned-model scores: (target, source) pairs of a source whose model has
+been recorded (``source_models.jsonl``) without a single stored score, e.g. a target that was
 refused when the grid ran; ``bench tuned-scores`` fills them from the kept models.
 """
 
@@ -61,6 +63,8 @@ class RunRate:
     cells_per_hour: float
     #: whether a cell finished within RUN_GAP of the time of the status
     active: bool
+    #: the machine of the run, as recorded when it started ("AMD EPYC, 2 cpus"), if known
+    machine: str | None = None
 
 
 @dataclass
@@ -165,6 +169,8 @@ class GridStatus:
                     "time left from")
         state = "running" if self.rate.active else \
             f"no cell finished in the last {int(RUN_GAP.total_seconds() // 60)} min"
+        if self.rate.machine:
+            state += f"; {self.rate.machine}"
         return (f"latest run ({state}): {self.rate.cells} cells from {self.rate.first} to "
                 f"{self.rate.last}, {self.rate.cells_per_hour:.1f} cells/h; at that rate about "
                 f"{self.hours_left:.1f} h left")
@@ -178,7 +184,9 @@ def grid_status(grid: Grid, results_dir: str | os.PathLike, *,
     now = now or dt.datetime.now(dt.timezone.utc)
     keys = [(t, s or BASELINE, seed) for t, s, seed in grid.cells()]
     in_grid = set(keys)
-    cells = [c for c in ResultsFile(results_dir).cells() if c.key in in_grid]
+    results = ResultsFile(results_dir)
+    cells = [c for c in results.cells() if c.key in in_grid]
+    started, machine = latest_start(results)
     done = {c.key for c in cells}
     baselines = [k for k in keys if k[1] == BASELINE]
     return GridStatus(
@@ -187,8 +195,9 @@ def grid_status(grid: Grid, results_dir: str | os.PathLike, *,
         sources=[_source_progress(grid, source, done, models_dir) for source in grid.sources],
         targets=[GroupProgress(Path(t).name, sum(k in done for k in keys if k[0] == t),
                                sum(k[0] == t for k in keys)) for t in grid.targets],
-        rate=latest_run_rate(cells, now=now), now=now.isoformat(timespec="seconds"),
-        cell_seconds={kind: _median(_recent_seconds(cells, kind))
+        rate=latest_run_rate(cells, now=now, started=started, machine=machine),
+        now=now.isoformat(timespec="seconds"),
+        cell_seconds={kind: _median(_recent_seconds(cells, kind, started=started))
                       for kind in ("baseline", "source")},
         left_by_kind={kind: sum(k not in done for k in keys if _kind(k[1]) == kind)
                       for kind in ("baseline", "source")},
@@ -221,21 +230,38 @@ def tuned_gaps(grid: Grid, results_dir: str | os.PathLike) -> dict[str, list[str
     return gaps
 
 
-def _recent_seconds(cells: list[Cell], kind: str) -> list[float]:
+def latest_start(results: ResultsFile) -> tuple[dt.datetime | None, str | None]:
+    """When the latest run recorded in the results' ``transfer.json`` started, and its machine
+    ("AMD EPYC, 2 cpus"); (None, None) when no run is recorded."""
+    runs = results.read_meta().get("runs") or []
+    if not runs or "started" not in runs[-1]:
+        return None, None
+    run = runs[-1]
+    machine = ", ".join(part for part in (run.get("cpu_model"), f"{run['cpus']} cpus"
+                                          if run.get("cpus") else None) if part)
+    return dt.datetime.fromisoformat(run["started"]), machine or None
+
+
+def _recent_seconds(cells: list[Cell], kind: str, *,
+                    started: dt.datetime | None = None) -> list[float]:
     """Seconds of the finished cells of ``kind``: those of the latest run when it has at least
     MIN_RATE_CELLS of them (the machine and targets at hand; cells taken over from another grid
     or run elsewhere can be much faster or slower), else all."""
     of_kind = sorted((c for c in cells if _kind(c.source) == kind), key=lambda c: c.finished)
-    recent = of_kind[_stretch_start([dt.datetime.fromisoformat(c.finished)
-                                     for c in of_kind]):]
+    recent = of_kind[_run_start([dt.datetime.fromisoformat(c.finished) for c in of_kind],
+                                started):]
     return [c.seconds for c in (recent if len(recent) >= MIN_RATE_CELLS else of_kind)]
 
 
-def _stretch_start(times: list[dt.datetime]) -> int:
-    """Index where the last stretch of sorted ``times`` without a pause over RUN_GAP starts."""
+def _run_start(times: list[dt.datetime], started: dt.datetime | None = None) -> int:
+    """Index where the latest run starts in sorted ``times``: the last stretch without a pause
+    over RUN_GAP, and not before ``started`` (the latest recorded start) when given."""
     start = max(len(times) - 1, 0)
     while start > 0 and times[start] - times[start - 1] <= RUN_GAP:
         start -= 1
+    if started is not None:
+        while start < len(times) and times[start] < started:
+            start += 1
     return start
 
 
@@ -251,19 +277,24 @@ def _median(values: list[float]) -> float | None:
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
-def latest_run_rate(cells: list[Cell], *, now: dt.datetime) -> RunRate | None:
-    """Cells per hour of the last stretch of ``cells`` without a pause over RUN_GAP."""
+def latest_run_rate(cells: list[Cell], *, now: dt.datetime, started: dt.datetime | None = None,
+                    machine: str | None = None) -> RunRate | None:
+    """Cells per hour of the latest run: the last stretch of ``cells`` without a pause over
+    RUN_GAP, from ``started`` on when given (``machine``: the run's, for the text)."""
     times = sorted(dt.datetime.fromisoformat(c.finished) for c in cells)
     if not times:
         return None
-    run = times[_stretch_start(times):]
+    run = times[_run_start(times, started):]
+    if not run:
+        return None
     span = (run[-1] - run[0]).total_seconds() / 3600
     if len(run) < MIN_RATE_CELLS or span <= 0:
         return None
     # n finish times span n - 1 intervals: the first cell's own duration lies before the span
     return RunRate(cells=len(run), first=run[0].isoformat(timespec="minutes"),
                    last=run[-1].isoformat(timespec="minutes"),
-                   cells_per_hour=(len(run) - 1) / span, active=now - run[-1] <= RUN_GAP)
+                   cells_per_hour=(len(run) - 1) / span, active=now - run[-1] <= RUN_GAP,
+                   machine=machine)
 
 
 def _source_progress(grid: Grid, source: str, done: set[tuple[str, str, int]],
