@@ -50,6 +50,20 @@ def test_rank_formats(cli_hub, target_csv, tmp_path):
     assert as_csv.stdout.splitlines()[0].startswith("rank,esm_id,task_name,score")
 
 
+def test_a_ranking_without_stability_says_why_and_how_to_get_it(cli_hub, target_csv):
+    base = ["rank", target_csv, "--hub", cli_hub.root, "--text-column", "review",
+            "--label-column", "stars", "-q"]
+    default = run(*base)
+    assert "Stability over 100 resamples" in default.output
+    assert "not computed" not in default.output
+    other = run(*base, "--method", "esm-hscore", "--resamples", "7")
+    assert other.exit_code == 0, other.output
+    assert ("Stability: not computed for esm-hscore by default (only esm-logme has a fast "
+            "path); --stability on re-runs it on 7 half-samples") in other.output
+    assert "not computed" not in run(*base, "--method", "esm-hscore", "--stability",
+                                     "off").output
+
+
 def test_rank_errors_are_one_line_with_exit_code_1(cli_hub, tmp_path):
     missing = run("rank", "../shared/datasets/nope", "--hub", cli_hub.root)
     assert missing.exit_code == 1

@@ -42,6 +42,15 @@ def _check_method(value: str) -> None:
         raise click.BadParameter(str(err), param_hint="'--method'") from err
 
 
+def _no_stability_line(method: str, resamples: int) -> str:
+    """Why a ranking has no stability columns by default, and how to get them."""
+    from ..rank.stability import FAST_METHODS
+
+    return (f"Stability: not computed for {method} by default (only {', '.join(FAST_METHODS)} "
+            f"has a fast path); --stability on re-runs it on {resamples} half-samples of the "
+            "target (slower)")
+
+
 def _plot_suffix(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Check the plot's format before the (long) ranking runs."""
     if value and not value.lower().endswith(PLOT_SUFFIXES):
@@ -168,6 +177,8 @@ def rank(target: str, hub_path: str | None, method: str | None, models_dir: str 
         click.echo(ranking.table(top))
         if ranking.stability:
             click.echo(ranking.stability.legend())
+        elif stability_mode == "auto" and len(ranking) > 1:
+            click.echo(_no_stability_line(ranking.method, resamples))
         if ranking.recommendation:
             click.echo(ranking.recommendation_line())
         if ranking.selected:
