@@ -17,9 +17,7 @@ class MethodOption(click.Option):
     registry imports the scoring code, which other commands' start-up should not pay for)."""
 
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
-        from ..rank.registry import families, method_infos
-
-        from ..rank.registry import DEFAULT_METHODS
+        from ..rank.registry import DEFAULT_METHODS, families, method_infos
 
         self.help = ("Ranking method: " + ", ".join(i.name for i in method_infos()) + "; or "
                      + ", ".join(f.example for f in families())
