@@ -72,14 +72,14 @@ def rank_sources(target: str | os.PathLike | TaskData | Any, *,
         TargetOptions: data, EmbeddingOptions: embedding, SelectionOptions: selection,
         ExecutionOptions: execution})
     started = time.perf_counter()
-    if method is not None:
-        get_method(method)  # a typo fails here, before any data, model or embedding
+    # a typo fails here, before any data, model or embedding
+    info = get_method(method) if method is not None else None
     hub = hub if isinstance(hub, Hub) else Hub(hub if hub is not None else default_hub_path())
     passed_over: list[str] = []
-    if method is None:
+    if info is None:
         method, passed_over = default_method(hub, embedding.model_name or (
             embedding.encoder.spec.model_name if embedding.encoder is not None else None))
-    info = get_method(method)
+        info = get_method(method)
     task = load_task(target, text_column=data.text_column, pair_column=data.pair_column,
                      label_column=data.label_column, task_type=data.task_type,
                      split=data.split, num_examples=data.num_examples, seed=data.seed)

@@ -216,12 +216,21 @@ def input_scores(ctx: RankContext) -> tuple[dict[str, dict[str, float]], float |
     return scores, reference
 
 
+def load_selector(hub_root: Any, *, model_name: str | None,
+                  entries: list[HubEntry]) -> SelectorModel:
+    """The selector beside the hub at ``hub_root``, refused (AdviceError) when missing or fitted
+    for another base model (None: its own) or for none of ``entries``."""
+    path = hub_root / FILE_NAME
+    model = SelectorModel.load(path)
+    model.check(model_name=model_name or model.base_model, entries=entries, origin=str(path))
+    return model
+
+
 def learned_method(ctx: RankContext) -> MethodScores:
     """Predicted gain (points) of the learned selector fitted on the ground truth; the reference
     row is "no intermediate step" at 0."""
-    path = ctx.hub.root / FILE_NAME
-    model = SelectorModel.load(path)
-    model.check(model_name=ctx.encoder.spec.model_name, entries=ctx.entries, origin=str(path))
+    model = load_selector(ctx.hub.root, model_name=ctx.encoder.spec.model_name,
+                          entries=ctx.entries)
     scores, reference = input_scores(ctx)
     ids = sorted({i for s in scores.values() for i in s})
     entries = {e.id: e for e in ctx.entries}
@@ -271,11 +280,8 @@ def learned_advice(ctx: RankContext, sources: list[Any]
 def selector_unavailable(hub: Any, model_name: str | None) -> str | None:
     """Why ``hub`` cannot serve ``learned`` (no selector beside it, or one made for another hub
     or base model); None when it can."""
-    path = hub.root / FILE_NAME
     try:
-        model = SelectorModel.load(path)
-        model.check(model_name=model_name or model.base_model, entries=hub.entries(),
-                    origin=str(path))
+        load_selector(hub.root, model_name=model_name, entries=hub.entries())
     except AdviceError as err:
         return str(err)
     return None
