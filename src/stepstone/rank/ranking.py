@@ -126,7 +126,8 @@ class Ranking:
     # --- conversion ---------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"format_version": FORMAT_VERSION, **asdict(self)}
+        # the stability converts itself (its resampled matrix is not saved, so not copied here)
+        out = {"format_version": FORMAT_VERSION, **asdict(replace(self, stability=None))}
         for row in out["sources"] + out["selected"]:
             row["score"] = None if not math.isfinite(row["score"]) else row["score"]
         out["stability"] = self.stability.to_dict() if self.stability else None
