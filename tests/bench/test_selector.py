@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from stepstone.bench import selector as selector_module
-from stepstone.bench.selector import fit_model, loto_predictions, policy_gains
+from stepstone.bench.selector import (choose_kind, fit_model, loto_predictions,
+                                      nested_loto_predictions, policy_gains)
 from stepstone.errors import AdviceError
 from stepstone.rank.methods.learned import FEATURES, SelectorModel, feature_matrix, standardised
 
@@ -57,6 +58,46 @@ def test_a_targets_own_cells_never_reach_its_model():
     for target, trained_on in zip(cells["target"].unique(), seen):
         own = {round(v, 12) for v in cells.loc[cells["target"] == target, "gain"]}
         assert not own & trained_on, target
+
+
+def test_nested_evaluation_chooses_nothing_for_a_target_with_its_cells():
+    """The kind, too, is chosen without the held-out target: rewriting one target's gains
+    changes no prediction for it, nor its kind (it would, through the choice between kinds, if
+    the kind were chosen on every target), while the other targets' predictions do change."""
+    cells = synthetic_cells(targets=5, sources=8, noise=1.0)
+    before, kinds = nested_loto_predictions(cells)
+    changed = cells.copy()
+    own = (changed["target"] == "t0").to_numpy()
+    changed.loc[own, "gain"] = -10.0 * changed.loc[own, "gain"] + 3.0
+    after, kinds_after = nested_loto_predictions(changed)
+    np.testing.assert_array_equal(after[own], before[own])
+    assert kinds_after["t0"] == kinds["t0"] and set(kinds) == {f"t{t}" for t in range(5)}
+    assert not np.allclose(after[~own], before[~own])
+
+
+def test_nested_evaluation_with_one_kind_is_plain_leave_one_target_out():
+    cells = synthetic_cells(targets=4, sources=6)
+    nested, kinds = nested_loto_predictions(cells, kinds=("ridge",))
+    np.testing.assert_array_equal(nested, loto_predictions(cells, kind="ridge"))
+    assert set(kinds.values()) == {"ridge"}
+
+
+def test_the_kind_is_the_one_whose_first_picks_gain_most():
+    """A fake kind that predicts the measured gain (an oracle) must win over ridge, and the
+    held-out predictions of each kind are returned for the report's per-kind table."""
+    def fit(x, y, *, kind):
+        if kind == "ridge":
+            return fit_model(x, y, kind="ridge")
+        return SelectorModel(kind="ridge", features=list(FEATURES), mean=[0.0] * len(FEATURES),
+                             scale=[1.0] * len(FEATURES), intercept=-1.0,
+                             coef=[2.0 if f == "z:esm-ridge" else 1.5 if f == "z:textemb"
+                                   else 0.0 for f in FEATURES])
+
+    cells = synthetic_cells(targets=4, sources=6, noise=2.0)
+    kind, predicted = choose_kind(cells, kinds=("ridge", "oracle"), fit=fit)
+    assert set(predicted) == {"ridge", "oracle"}
+    gains = {k: policy_gains(cells, p)["top1"].mean() for k, p in predicted.items()}
+    assert kind == max(gains, key=gains.get)
 
 
 def test_boosted_trees_as_json_predict_what_scikit_learn_predicts():

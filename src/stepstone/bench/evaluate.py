@@ -293,17 +293,15 @@ LEARNED = "learned"
 
 def learned_loto(grid: Grid, results_dir: str | os.PathLike, hub: Hub,
                  show_progress: bool | None) -> dict[str, dict[str, float]]:
-    """target name -> {source: out-of-target predicted gain} of the learned selector, with the
-    kind the stored selector chose (ridge when there is none)."""
-    from ..rank.methods.learned import FILE_NAME, SelectorModel
-    from .selector import loto_predictions, selector_cells
+    """target name -> {source: out-of-target predicted gain} of the learned selector, each
+    target's kind and model chosen and fitted without its cells (nested leave-one-target-out),
+    so the figures depend on the grid alone, not on the hub's stored selector."""
+    from .selector import nested_loto_predictions, selector_cells
 
     cells = selector_cells(grid, results_dir, hub, show_progress=show_progress)
     if cells["target"].nunique() < 3:
         raise StepstoneError("the learned selector needs measured cells on at least 3 targets")
-    path = hub.root / FILE_NAME
-    kind = SelectorModel.load(path).kind if path.is_file() else "ridge"
-    predicted = loto_predictions(cells, kind=kind)
+    predicted, _ = nested_loto_predictions(cells)
     out: dict[str, dict[str, float]] = {}
     names = {Path(s).name: s for s in grid.sources}
     for target, source, value in zip(cells["target"], cells["source"], predicted):
