@@ -56,6 +56,16 @@ def test_the_report_names_every_left_out_source():
     assert exclusions_lines(Grid(name="none", targets=("a",), sources=("b",), seeds=(1,))) == []
 
 
+def test_the_report_says_how_fitted_methods_were_kept_from_their_targets():
+    from stepstone.bench.report import fitted_methods_lines
+
+    assert fitted_methods_lines({"esm-logme", "textemb"}) == []
+    learned = fitted_methods_lines({"esm-logme", "learned"})[0]
+    assert "nested leave-one-target-out" in learned and "transfer-graph" not in learned
+    both = fitted_methods_lines({"learned", "transfer-graph:textemb"})[0]
+    assert "calibration.json" in both and "never its own pivot" in both
+
+
 def test_target_samples_are_disjoint(grid):
     train, held = target_samples(grid.targets[0], grid)
     assert len(train) == 30 and len(held) == 20

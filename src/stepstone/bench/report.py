@@ -9,7 +9,7 @@ import numpy as np
 
 from .._io import write_json
 from .benefit import baseline_association, benefit_by_kind, who_benefits
-from .evaluate import NO_TRANSFER, RANDOM, Evaluation, GroundTruth
+from .evaluate import LEARNED, NO_TRANSFER, RANDOM, Evaluation, GroundTruth
 from .grids import Grid
 from .metrics import regret_at_k
 from .report_html import write_report_html
@@ -81,6 +81,7 @@ def _markdown(grid: Grid, truth: GroundTruth, evaluation: Evaluation, plots: lis
         "2^(100·score) − 1. "
         f"`{RANDOM}` is the exact expectation of a random order; `{NO_TRANSFER}` is the regret "
         "of skipping intermediate training.", "",
+        *fitted_methods_lines(set(evaluation.per_target["method"])),
         markdown_table(evaluation.summary()), "",
         "### Per target", "",
         markdown_table(evaluation.per_target), "",
@@ -89,6 +90,20 @@ def _markdown(grid: Grid, truth: GroundTruth, evaluation: Evaluation, plots: lis
     ]
     lines += [f"![{name}]({name})" for name in plots]
     return "\n".join(lines) + "\n"
+
+
+def fitted_methods_lines(methods: set[str]) -> list[str]:
+    """How the methods that learn from a ground truth were kept from seeing the target they are
+    judged on (a paragraph, or nothing when none of them was evaluated)."""
+    notes = []
+    if LEARNED in methods:
+        notes.append(f"`{LEARNED}` is judged nested leave-one-target-out: each target is ranked "
+                     "by a selector whose kind and fit never saw its cells.")
+    if any(m.split(":")[0] == "transfer-graph" for m in methods):
+        notes.append("`transfer-graph` takes its measured transfers from the hub's "
+                     "calibration.json (refit it with `stepstone bench calibrate` on this grid "
+                     "before the report); a target is never its own pivot.")
+    return [" ".join(notes), ""] if notes else []
 
 
 def exclusions_lines(grid: Grid) -> list[str]:
