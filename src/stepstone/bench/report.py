@@ -106,6 +106,27 @@ def fitted_methods_lines(methods: set[str]) -> list[str]:
     return [" ".join(notes), ""] if notes else []
 
 
+def stale_transfer_table(grid_name: str, hub_root: str | os.PathLike,
+                         methods: set[str]) -> str | None:
+    """Why ``transfer-graph`` (when among ``methods``) was not judged on ``grid_name``'s own
+    measured transfers: the hub's calibration.json, its table, was fitted on another grid (or
+    is missing). None when there is nothing to say."""
+    import json
+
+    if not any(m.split(":")[0] == "transfer-graph" for m in methods):
+        return None
+    path = Path(hub_root) / "calibration.json"
+    try:
+        fitted = json.loads(path.read_text(encoding="utf-8"))["grid"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        fitted = None
+    if fitted == grid_name:
+        return None
+    table = f"grid {fitted}'s measured transfers" if fitted else "no readable transfer table"
+    return (f"transfer-graph was judged with {table} ({path}), not grid {grid_name}'s: run "
+            f"`stepstone bench calibrate --grid {grid_name}` first, then the report again")
+
+
 def exclusions_lines(grid: Grid) -> list[str]:
     """One line naming, per target, the grid's sources it is never ranked against because they
     share its texts (RELATED_GROUPS in bench/grids.py); nothing when there are none."""
