@@ -4,7 +4,8 @@
 
 Reads the files `stepstone bench report` and `stepstone bench calibrate` wrote (the grid's
 results folder, and the hub's selector.json and calibration.json for the advice figures) and
-prints, with the numbers behind each, the answers the README's benchmark section gives:
+prints, with the numbers behind each, the answers the README's benchmark section gives
+(and writes them to conclusions.md in the results folder):
 
 1. Does following ESM-LogME's first pick beat skipping intermediate training? Yes only if its
    gain@1's 90 % interval lies above zero.
@@ -130,6 +131,28 @@ def advice_lines(hub: Path) -> list[str]:
     return lines
 
 
+def conclusions(folder: Path, hub: Path, grid: str) -> str:
+    """The answers, as Markdown, from the report's files in ``folder`` and the advice models
+    in ``hub``."""
+    intervals = pd.read_csv(folder / "evaluation_intervals.csv")
+    paired = pd.read_csv(folder / "paired_comparisons.csv")
+    lines = [f"# {grid}: what the grid lets us conclude", "",
+             "1. " + first_pick_helps(intervals)[1]]
+    shown, suggestive = better_than_reference(paired)
+    for title, found in ((f"2. better than {REFERENCE} (interval excludes 0 and BH p < "
+                          f"{ALPHA}):", shown), ("   suggestive (one bar only):", suggestive)):
+        lines.append(title + ("" if found else " none"))
+        lines += [f"   - {line}" for line in found]
+    lines += ["3. " + ceiling_distance(intervals), "4. " + learned_becomes_default(paired)[1],
+              "5. advice:"]
+    lines += [f"   - {line}" for line in advice_lines(hub)]
+    return "\n".join(lines) + "\n"
+
+
+#: written beside the report, so that the README's conclusions trace to a committed file
+CONCLUSIONS_FILE = "conclusions.md"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--grid", default="large")
@@ -140,21 +163,10 @@ def main(argv: list[str] | None = None) -> None:
     from stepstone._env import default_hub_path
 
     folder = args.results or REPO / "benchmarks" / "results" / args.grid
-    intervals = pd.read_csv(folder / "evaluation_intervals.csv")
-    paired = pd.read_csv(folder / "paired_comparisons.csv")
-    print(f"# {args.grid}: what the grid lets us conclude\n")
-    print("1.", first_pick_helps(intervals)[1])
-    shown, suggestive = better_than_reference(paired)
-    for title, lines in ((f"2. better than {REFERENCE} (interval excludes 0 and BH p < "
-                          f"{ALPHA}):", shown), ("   suggestive (one bar only):", suggestive)):
-        print(title + ("" if lines else " none"))
-        for line in lines:
-            print("   -", line)
-    print("3.", ceiling_distance(intervals))
-    print("4.", learned_becomes_default(paired)[1])
-    print("5. advice:")
-    for line in advice_lines(args.hub or default_hub_path()):
-        print("   -", line)
+    text = conclusions(folder, args.hub or default_hub_path(), args.grid)
+    print(text, end="")
+    (folder / CONCLUSIONS_FILE).write_text(text, encoding="utf-8")
+    print(f"\nwrote {folder / CONCLUSIONS_FILE}")
 
 
 if __name__ == "__main__":

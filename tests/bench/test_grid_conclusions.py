@@ -6,8 +6,9 @@ default only with its paired gain@1 interval above zero."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
-from tests.helpers import benchmark_script
+from tests.helpers import REPO, benchmark_script
 
 
 def _script():
@@ -56,3 +57,17 @@ def test_learned_becomes_the_default_only_with_its_gain_interval_above_zero():
     default, text = rule(pd.DataFrame([_paired("learned", "gain@1", -0.7, -2.0, 0.35, 0.4)]))
     assert not default and "esm-logme stays the default" in text
     assert not rule(pd.DataFrame([_paired("esm-knn", "gain@1", -1.2, -2.0, -0.3, 0.04)]))[0]
+
+
+@pytest.mark.parametrize("grid", [g for g in ("medium", "large")
+                                  if (REPO / "benchmarks" / "results" / g /
+                                      "conclusions.md").is_file()])
+def test_the_committed_conclusions_follow_from_the_committed_report(grid):
+    """conclusions.md (what the README's conclusions quote) is what the rules give on the
+    committed report's files and the bundled hub's advice models."""
+    from stepstone._env import default_hub_path
+
+    folder = REPO / "benchmarks" / "results" / grid
+    script = _script()
+    expected = script.conclusions(folder, default_hub_path(), grid)
+    assert (folder / script.CONCLUSIONS_FILE).read_text(encoding="utf-8") == expected
