@@ -66,19 +66,6 @@ def test_the_report_says_how_fitted_methods_were_kept_from_their_targets():
     assert "calibration.json" in both and "never its own pivot" in both
 
 
-def test_a_report_warns_when_transfer_graph_used_another_grids_table(tmp_path):
-    from stepstone.bench.report import stale_transfer_table
-
-    methods = {"esm-logme", "transfer-graph"}
-    assert stale_transfer_table("large", tmp_path, {"esm-logme"}) is None
-    assert "no readable transfer table" in stale_transfer_table("large", tmp_path, methods)
-    (tmp_path / "calibration.json").write_text('{"grid": {"name": "medium"}}')
-    message = stale_transfer_table("large", tmp_path, methods | {"transfer-graph:textemb"})
-    assert "grid medium's measured transfers" in message
-    assert "bench calibrate --grid large" in message
-    assert stale_transfer_table("medium", tmp_path, methods) is None
-
-
 def test_target_samples_are_disjoint(grid):
     train, held = target_samples(grid.targets[0], grid)
     assert len(train) == 30 and len(held) == 20

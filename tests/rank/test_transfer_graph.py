@@ -85,3 +85,16 @@ def test_nested_similarity_is_refused():
 
     with pytest.raises(InvalidOptionError, match="plain method"):
         get_method("transfer-graph:fusion:esm-logme,textemb")
+
+
+def test_an_evaluation_warns_when_transfer_graph_uses_another_grids_table(tmp_path):
+    from stepstone.rank.methods.transfer_graph import is_transfer_graph, stale_table
+
+    assert not is_transfer_graph("esm-logme")
+    assert all(is_transfer_graph(m) for m in {"transfer-graph", "transfer-graph:textemb"})
+    assert "no readable transfer table" in stale_table(tmp_path, "large")
+    (tmp_path / "calibration.json").write_text('{"grid": {"name": "medium"}}')
+    message = stale_table(tmp_path, "large")
+    assert "grid medium's measured transfers" in message
+    assert "bench calibrate --grid large" in message
+    assert stale_table(tmp_path, "medium") is None

@@ -14,6 +14,7 @@ import pandas as pd
 from ..data.loaders import task_name
 from ..errors import StepstoneError, UnsupportedTargetError
 from ..hub.hub import Hub, slugify
+from ..rank.methods.transfer_graph import is_transfer_graph, stale_table
 from ..rank.rank import rank_sources
 from .grids import Grid
 from .metrics import selection_metrics
@@ -235,6 +236,9 @@ def evaluate_methods(grid: Grid, results_dir: str | os.PathLike, *, hub: Hub | s
     """
     truth = GroundTruth.from_results(ResultsFile(results_dir), grid)
     hub = hub if isinstance(hub, Hub) else Hub(hub)
+    stale = any(is_transfer_graph(m) for m in methods) and stale_table(hub.root, grid.name)
+    if stale:
+        logger.warning("%s", stale)
     stored = TunedScores(results_dir).table()
     models_dir = (rank_options or {}).get("models_dir")
     live_models = models_dir is not None and Path(models_dir).is_dir()

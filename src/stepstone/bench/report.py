@@ -9,6 +9,7 @@ import numpy as np
 
 from .._io import write_json
 from .benefit import baseline_association, benefit_by_kind, who_benefits
+from ..rank.methods.transfer_graph import is_transfer_graph
 from .evaluate import LEARNED, NO_TRANSFER, RANDOM, Evaluation, GroundTruth
 from .grids import Grid
 from .metrics import regret_at_k
@@ -99,32 +100,11 @@ def fitted_methods_lines(methods: set[str]) -> list[str]:
     if LEARNED in methods:
         notes.append(f"`{LEARNED}` is judged nested leave-one-target-out: each target is ranked "
                      "by a selector whose kind and fit never saw its cells.")
-    if any(m.split(":")[0] == "transfer-graph" for m in methods):
+    if any(is_transfer_graph(m) for m in methods):
         notes.append("`transfer-graph` takes its measured transfers from the hub's "
                      "calibration.json (refit it with `stepstone bench calibrate` on this grid "
                      "before the report); a target is never its own pivot.")
     return [" ".join(notes), ""] if notes else []
-
-
-def stale_transfer_table(grid_name: str, hub_root: str | os.PathLike,
-                         methods: set[str]) -> str | None:
-    """Why ``transfer-graph`` (when among ``methods``) was not judged on ``grid_name``'s own
-    measured transfers: the hub's calibration.json, its table, was fitted on another grid (or
-    is missing). None when there is nothing to say."""
-    import json
-
-    if not any(m.split(":")[0] == "transfer-graph" for m in methods):
-        return None
-    path = Path(hub_root) / "calibration.json"
-    try:
-        fitted = json.loads(path.read_text(encoding="utf-8"))["grid"]["name"]
-    except (OSError, ValueError, KeyError, TypeError):
-        fitted = None
-    if fitted == grid_name:
-        return None
-    table = f"grid {fitted}'s measured transfers" if fitted else "no readable transfer table"
-    return (f"transfer-graph was judged with {table} ({path}), not grid {grid_name}'s: run "
-            f"`stepstone bench calibrate --grid {grid_name}` first, then the report again")
 
 
 def exclusions_lines(grid: Grid) -> list[str]:

@@ -246,7 +246,6 @@ def _evaluated(grid_name: str, results_dir: str | None, hub_path: str | None, me
     """The grid, its results folder, ground truth, evaluation (with the bootstrap) and the
     command line that asked for them."""
     from ..bench import GroundTruth, ResultsFile, evaluate_methods
-    from ..bench.report import stale_transfer_table
 
     grid = grid_named(grid_name)
     folder = results_folder(results_dir, grid)
@@ -256,10 +255,6 @@ def _evaluated(grid_name: str, results_dir: str | None, hub_path: str | None, me
                                   use_cache=not no_cache)
     truth = GroundTruth.from_results(ResultsFile(folder), grid)
     command = "stepstone " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    stale = stale_transfer_table(grid.name, resolve_hub_path(hub_path),
-                                 set(evaluation.per_target["method"]))
-    if stale:
-        click.echo(f"warning: {stale}", err=True)
     return grid, folder, truth, evaluation, command
 
 

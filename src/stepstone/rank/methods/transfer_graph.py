@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 
@@ -63,6 +64,30 @@ def transfer_table(ctx: RankContext) -> dict[str, dict[str, float]]:
     for cell in model.cells:
         table[cell["target"]][cell["source"]] = float(cell["gain"])
     return dict(table)
+
+
+def is_transfer_graph(method: str) -> bool:
+    """``transfer-graph`` or one of its ``transfer-graph:...`` variants."""
+    return method.split(":")[0] == "transfer-graph"
+
+
+def stale_table(hub_root: Path, grid_name: str) -> str | None:
+    """Why the hub's transfer table (its calibration.json, what :func:`transfer_table` reads
+    when no advice file is given) is not grid ``grid_name``'s own; None when it is."""
+    import json
+
+    from ..advice import ADVICE_FILE
+
+    path = Path(hub_root) / ADVICE_FILE
+    try:
+        fitted = json.loads(path.read_text(encoding="utf-8"))["grid"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        fitted = None
+    if fitted == grid_name:
+        return None
+    table = f"grid {fitted}'s measured transfers" if fitted else "no readable transfer table"
+    return (f"transfer-graph is judged with {table} ({path}), not grid {grid_name}'s: run "
+            f"`stepstone bench calibrate --grid {grid_name}` first, then evaluate again")
 
 
 def graph_scores(table: dict[str, dict[str, float]], similarity: dict[str, float],
